@@ -1,0 +1,62 @@
+//! One module per subcommand; `run` dispatches.
+
+pub mod completions;
+pub mod decrypt;
+pub mod diff;
+pub mod encrypt;
+pub mod get;
+pub mod git_setup;
+pub mod gitignore;
+pub mod keypair;
+pub mod ls;
+pub mod precommit;
+pub mod rotate;
+pub mod run;
+pub mod set;
+pub mod textconv;
+
+use std::io::{self, Write};
+
+use crate::args::{Cli, Command};
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::ui::{Failure, Ui};
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
+    let ctx = Context::capture(cli.global.strict);
+    match cli.command {
+        Command::Encrypt(args) => encrypt::run(&args, &ctx, ui),
+        Command::Decrypt(args) => decrypt::run(&args, &ctx, ui),
+        Command::Set(args) => set::run(&args, &ctx, ui),
+        Command::Get(args) => get::run(&args, &ctx, ui),
+        Command::Keypair(args) => keypair::run(&args, &ctx, ui),
+        Command::Ls(args) => ls::run(&args, &ctx, ui),
+        Command::Diff(args) => diff::run(&args, &ctx, ui),
+        Command::GitSetup(args) => git_setup::run(&args, &ctx, ui),
+        Command::Textconv(args) => textconv::run(&args, &ctx, ui),
+        Command::Gitignore(args) => gitignore::run(&args, &ctx, ui),
+        Command::Precommit(args) => precommit::run(&args, &ctx, ui),
+        Command::Rotate(args) => rotate::run(&args, &ctx, ui),
+        Command::Run(args) => run::run(args, ctx, ui),
+        Command::Completions(args) => completions::run(&args),
+    }
+}
+
+/// Writes a result to stdout. A closed pipe (`envx get | head -1`) is not an error: the reader
+/// has what it wanted.
+pub fn print_stdout(text: &str) -> Result<Exit, Failure> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(Exit::Success),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Exit::Success),
+        Err(e) => Err(Failure::new(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
+}
+
+/// Shows a path for messages, as given on the command line.
+pub fn show(path: &std::path::Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,132 @@
+//! `envx encrypt`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use envx_core::edit::{self, NewKeyPair};
+use envx_core::envfile::EnvFile;
+use envx_core::fs::{lock_folders, read_text};
+use envx_core::store::{keys_file_beside, save_if_changed, store_private_key};
+use zeroize::Zeroizing;
+
+use crate::args::{FileArgs, KeyFilter};
+use crate::cmd::{print_stdout, show};
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::ui::{Failure, Ui};
+
+/// Arguments of `envx encrypt`.
+#[derive(Args)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    files: FileArgs,
+    #[command(flatten)]
+    keys: KeyFilter,
+    /// Print the encrypted files instead of writing them.
+    #[arg(long)]
+    stdout: bool,
+}
+
+struct Planned {
+    file: EnvFile,
+    original: Zeroizing<String>,
+    new_pair: Option<NewKeyPair>,
+    changed: Vec<String>,
+}
+
+/// Encrypts every file in memory first; writes only when all succeeded (keys file first).
+pub fn run(args: &EncryptArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+    let selection = args.keys.selection();
+    let files = args.files.files();
+    // Read-modify-write under a lock, so concurrent edits of a file are serialised.
+    let mut locked = files.clone();
+    locked.extend(args.files.keys_files.iter().cloned());
+    let _locks = if args.stdout {
+        Vec::new()
+    } else {
+        lock_folders(&locked)?
+    };
+    let mut planned = Vec::new();
+    for path in files {
+        let original = read_text(&path)?;
+        let mut file = EnvFile::from_text(&path, &original)?;
+        if file.public_key().is_none() && args.stdout {
+            return Err(Failure::new(format!(
+                "{} has no public key yet, and --stdout writes no files, so a new private key would be lost",
+                show(&path)
+            ))
+            .hint(format!("run `envx encrypt -f {}` once without --stdout", show(&path))));
+        }
+        let new_pair = edit::ensure_public_key(&mut file);
+        let public = *file
+            .public_key()
+            .unwrap_or_else(|| unreachable!("ensure_public_key gave the file a key"));
+        let changed = edit::encrypt(&mut file, &public, &selection);
+        planned.push(Planned {
+            file,
+            original,
+            new_pair,
+            changed,
+        });
+    }
+    if args.stdout {
+        let mut out = Zeroizing::new(String::new());
+        for plan in &planned {
+            out.push_str(&plan.file.document().to_string());
+        }
+        return print_stdout(&out);
+    }
+    for plan in &planned {
+        if let Some(pair) = &plan.new_pair {
+            let keys_path = keys_path(&args.files.keys_files, &plan.file);
+            store_private_key(
+                &keys_path,
+                plan.file.path(),
+                &pair.names.private,
+                &pair.private,
+            )?;
+        }
+    }
+    for plan in &planned {
+        save_if_changed(&plan.file, &plan.original)?;
+        report(plan, &args.files.keys_files, ui);
+    }
+    Ok(Exit::Success)
+}
+
+/// Where a new private key goes: the first `--keys-file`, else `.env.keys` beside the file.
+fn keys_path(keys_files: &[PathBuf], file: &EnvFile) -> PathBuf {
+    match keys_files.first() {
+        Some(path) if path.is_dir() => path.join(envx_core::keys_file::KEYS_FILE_NAME),
+        Some(path) => path.clone(),
+        None => keys_file_beside(file.path()),
+    }
+}
+
+fn report(plan: &Planned, keys_files: &[PathBuf], ui: &Ui) {
+    let path = show(plan.file.path());
+    let short = plan
+        .file
+        .public_key()
+        .map(|k| k.short())
+        .unwrap_or_default();
+    let count = plan.changed.len();
+    let values = if count == 1 { "value" } else { "values" };
+    let mut line = if count == 0 {
+        format!("{path}: nothing to encrypt (public key {short}…)")
+    } else {
+        format!("{path}: encrypted {count} {values} (public key {short}…)")
+    };
+    if let Some(pair) = &plan.new_pair {
+        let keys = keys_path(keys_files, &plan.file);
+        line.push_str(&format!(
+            "; new key pair, {} saved to {} (never commit it)",
+            pair.names.private,
+            show(&keys)
+        ));
+    }
+    ui.info(&line);
+    if ui.verbose() && count > 0 {
+        ui.detail(&format!("{path}: {}", plan.changed.join(", ")));
+    }
+}

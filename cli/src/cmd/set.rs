@@ -1,0 +1,151 @@
+//! `envx set`.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::path::PathBuf;
+
+use clap::Args;
+use envx_core::discover::KeysFileCache;
+use envx_core::edit::{self, SetOutcome};
+use envx_core::envfile::EnvFile;
+use envx_core::fs::{lock_folders, read_text_if_exists};
+use envx_core::secret::SecretString;
+use envx_core::store::{keys_file_beside, save_if_changed, store_private_key};
+use zeroize::Zeroizing;
+
+use crate::cmd::show;
+use crate::context::Context;
+use crate::exit::Exit;
+use crate::ui::{Failure, Ui};
+
+/// Arguments of `envx set`. No `Debug`: it may hold a secret.
+#[derive(Args)]
+pub struct SetArgs {
+    /// The key.
+    key: String,
+    /// The value. Leave it out (or give `-`) to read it from stdin, which keeps it out of argv
+    /// and shell history; on a terminal it is read without echo.
+    value: Option<String>,
+    /// The env file (default `.env`; created when missing).
+    #[arg(
+        short = 'f',
+        long = "env-file",
+        value_name = "FILE",
+        default_value = ".env"
+    )]
+    file: PathBuf,
+    /// Keys file for a new key pair, and to search for the private key.
+    #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
+    keys_files: Vec<PathBuf>,
+    /// Store the value in plaintext.
+    #[arg(long)]
+    plain: bool,
+}
+
+impl Drop for SetArgs {
+    fn drop(&mut self) {
+        if let Some(value) = &mut self.value {
+            zeroize::Zeroize::zeroize(value);
+        }
+    }
+}
+
+/// Sets one key; writes nothing when the key already holds the value.
+pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+    if !edit::is_valid_key(&args.key) {
+        return Err(Failure::usage(format!(
+            "{:?} is not a valid key name (use letters, digits, `_`, `.` and `-`)",
+            args.key
+        )));
+    }
+    let value = read_value(args)?;
+    let path = &args.file;
+    let mut locked = vec![path.clone()];
+    locked.extend(args.keys_files.iter().cloned());
+    let _locks = lock_folders(&locked)?;
+    let original = read_text_if_exists(path)?.unwrap_or_else(|| Zeroizing::new(String::new()));
+    let mut file = EnvFile::from_text(path, &original)?;
+    let plain = args.plain || args.key.ends_with(edit::PLAIN_SUFFIX);
+
+    let new_pair = if plain {
+        None
+    } else {
+        edit::ensure_public_key(&mut file)
+    };
+    let search = ctx.search(&args.keys_files, &[]);
+    let mut cache = KeysFileCache::default();
+    let decryptor = match file.has_encrypted_values() {
+        true => Some(file.decryptor(&search, &mut cache)?),
+        false => None,
+    };
+    ui.warn_loose_keys_files(cache.loose_files());
+    let public = if plain {
+        None
+    } else {
+        file.public_key().copied()
+    };
+    let outcome = edit::set(
+        &mut file,
+        &args.key,
+        &value,
+        public.as_ref(),
+        decryptor.as_ref(),
+    )?;
+    if outcome == SetOutcome::Unchanged {
+        ui.info(&format!(
+            "{}: {} already holds that value; nothing changed",
+            show(path),
+            args.key
+        ));
+        return Ok(Exit::Success);
+    }
+    if let Some(pair) = &new_pair {
+        let keys_path = args
+            .keys_files
+            .first()
+            .cloned()
+            .unwrap_or_else(|| keys_file_beside(path));
+        store_private_key(&keys_path, path, &pair.names.private, &pair.private)?;
+        ui.info(&format!(
+            "{}: new key pair, {} saved to {} (never commit it)",
+            show(path),
+            pair.names.private,
+            show(&keys_path)
+        ));
+    }
+    save_if_changed(&file, &original)?;
+    let how = if plain { "in plaintext" } else { "encrypted" };
+    let what = match outcome {
+        SetOutcome::Added => "added",
+        _ => "updated",
+    };
+    ui.info(&format!("{}: {what} {} ({how})", show(path), args.key));
+    Ok(Exit::Success)
+}
+
+/// The value from argv, or from stdin when absent or `-` (no echo on a terminal).
+fn read_value(args: &SetArgs) -> Result<SecretString, Failure> {
+    match args.value.as_deref() {
+        Some(value) if value != "-" => Ok(SecretString::new(value.to_owned())),
+        _ if std::io::stdin().is_terminal() => {
+            let prompt = format!("value for {}: ", args.key);
+            let value = rpassword::prompt_password(prompt).map_err(|e| {
+                Failure::new(format!("cannot read the value from the terminal: {e}"))
+            })?;
+            Ok(SecretString::new(value))
+        }
+        _ => {
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .map_err(|e| Failure::new(format!("cannot read the value from stdin: {e}")))?;
+            // `echo secret | envx set KEY` sends one trailing newline that is not part of it.
+            if value.ends_with('\n') {
+                value.pop();
+                if value.ends_with('\r') {
+                    value.pop();
+                }
+            }
+            Ok(SecretString::new(value))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! `envx`: encrypted `.env` files, compatible with dotenvx.
+//!
+//! `main` only parses arguments, dispatches to one module per subcommand and turns the result
+//! into an exit code; the work happens in `envx-core`.
+
+mod args;
+mod cmd;
+mod context;
+mod exit;
+mod git;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::args::Cli;
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
+    let ui = ui::Ui::new(cli.global.quiet, cli.global.verbose);
+    match cmd::run(cli, &ui) {
+        Ok(code) => code.into(),
+        Err(error) => {
+            ui.error(&error);
+            error.exit_code().into()
+        }
+    }
+}

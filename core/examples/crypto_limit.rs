@@ -1,0 +1,71 @@
+//! The bare cost of decrypting N values with the crates envx uses, in one process and one
+//! thread: per value one variable-base scalar multiplication, HKDF-SHA256 and AES-256-GCM.
+//! The benchmark (`bench/bench.py`) prints envx's decrypt time as a multiple of this.
+//!
+//! Usage: `crypto_limit N` prints `{"n": N, "seconds": S}`.
+
+use std::time::Instant;
+
+use aes_gcm::aead::consts::U16;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, Nonce, Tag};
+use hkdf::Hkdf;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::{NonZeroScalar, ProjectivePoint, PublicKey};
+use rand_core::OsRng;
+use sha2::Sha256;
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let secret = NonZeroScalar::random(&mut OsRng);
+    // Payloads made once, outside the timing (56-byte plaintexts, a typical value).
+    let public = (ProjectivePoint::GENERATOR * *secret).to_affine();
+    let payloads: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let stored = envx_core::crypto::encrypt_value(
+                &envx_core::keys::PublicKey::from_sec1_bytes(
+                    public.to_encoded_point(true).as_bytes(),
+                )
+                .expect("a valid point"),
+                format!("postgres://app:{i:012}@db.internal:5432/application").as_bytes(),
+            );
+            envx_core::crypto::decode_payload(&stored).expect("valid base64")
+        })
+        .collect();
+
+    let start = Instant::now();
+    let mut total = 0usize;
+    for payload in &payloads {
+        let (point, rest) = payload.split_at(65);
+        let (nonce, rest) = rest.split_at(16);
+        let (tag, ciphertext) = rest.split_at(16);
+        let ephemeral = PublicKey::from_sec1_bytes(point).expect("on the curve");
+        let shared = (ephemeral.to_projective() * *secret)
+            .to_affine()
+            .to_encoded_point(false);
+        let mut ikm = Vec::with_capacity(130);
+        ikm.extend_from_slice(point);
+        ikm.extend_from_slice(shared.as_bytes());
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &ikm)
+            .expand(&[], &mut key)
+            .expect("32 bytes");
+        let mut buffer = ciphertext.to_vec();
+        AesGcm::<Aes256, U16>::new(&key.into())
+            .decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                b"",
+                &mut buffer,
+                Tag::from_slice(tag),
+            )
+            .expect("authentic");
+        total += buffer.len();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(total > 0 || n == 0);
+    println!("{{\"n\": {n}, \"seconds\": {seconds}}}");
+}

@@ -1,0 +1,335 @@
+//! A `.env` file as a lossless document: every byte of the input is kept, and an edit
+//! rewrites only the value it touches.
+//!
+//! The grammar is dotenvx's. dotenvx finds assignments with one regular expression applied
+//! over the whole text; text that matches nowhere is skipped. The scanner in [`scan`]
+//! reproduces that expression's matches exactly (see its docs for the argument), working on the
+//! original text so that byte offsets stay valid: `\r` is treated as the line break dotenvx
+//! turns it into.
+//!
+//! What is kept byte for byte: comments, blank lines, `export`, indentation, quoting, spacing,
+//! CRLF, a BOM, and lines that are not assignments. What an edit changes: the bytes from the
+//! end of the key to the end of the value become `=` followed by the new value, which is
+//! exactly how dotenvx rewrites a line.
+
+mod decode;
+mod encode;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::ops::Range;
+
+use zeroize::Zeroize as _;
+
+pub use encode::encode_value;
+
+/// The quote character around a raw value (taken from its first character, as dotenvx does,
+/// even when the quote is never closed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quote {
+    /// No quote.
+    None,
+    /// `'…'`: no escapes but `\'`, never expanded.
+    Single,
+    /// `"…"`: `\n`, `\r`, `\t` escapes.
+    Double,
+    /// `` `…` ``: no escapes.
+    Backtick,
+}
+
+impl Quote {
+    /// The quote character.
+    pub fn as_char(self) -> Option<char> {
+        match self {
+            Self::None => None,
+            Self::Single => Some('\''),
+            Self::Double => Some('"'),
+            Self::Backtick => Some('`'),
+        }
+    }
+
+    fn of(raw: &str) -> Self {
+        match raw.chars().next() {
+            Some('\'') => Self::Single,
+            Some('"') => Self::Double,
+            Some('`') => Self::Backtick,
+            _ => Self::None,
+        }
+    }
+}
+
+/// One assignment.
+pub struct Entry {
+    key: String,
+    line: usize,
+    exported: bool,
+    /// Bytes of the source from the end of the key to the end of the raw value: the region an
+    /// edit replaces. `None` for an entry added by [`Document::push`].
+    region: Option<Range<usize>>,
+    /// Whole lines of the assignment, line break included: what [`Document::remove`] drops.
+    lines: Range<usize>,
+    /// The current raw value: trimmed, quotes included.
+    raw: String,
+    /// Has the region been replaced by `=` + `raw`?
+    edited: bool,
+}
+
+impl Entry {
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// 1-based line of the key in the parsed text (`\n`, `\r\n` and a lone `\r` each end a line).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The raw value: trimmed, quotes included; empty when there is none.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The quote style.
+    pub fn quote(&self) -> Quote {
+        Quote::of(&self.raw)
+    }
+
+    /// The decoded value: quotes removed and escapes applied as dotenvx does. Variables are not
+    /// expanded here (see [`crate::expand`]).
+    pub fn value(&self) -> String {
+        decode::decode(&self.raw)
+    }
+
+    /// Was the line prefixed with `export`?
+    pub fn is_exported(&self) -> bool {
+        self.exported
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the value: it may be a secret.
+        f.debug_struct("Entry")
+            .field("key", &self.key)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.raw.zeroize();
+    }
+}
+
+/// A parsed `.env` text.
+pub struct Document {
+    source: String,
+    entries: Vec<Entry>,
+    stray: Vec<usize>,
+    /// Text inserted by [`Document::insert_at_start`], and the offset it goes to.
+    inserted: Option<(usize, String)>,
+    /// Source ranges dropped by [`Document::remove`].
+    removed: Vec<Range<usize>>,
+}
+
+impl Document {
+    /// Parses `text`. Never fails: text that is not an assignment is kept as it is (and its
+    /// lines are listed by [`Document::stray_lines`]).
+    pub fn parse(text: &str) -> Self {
+        let scanned = scan::scan(text);
+        Self {
+            source: text.to_owned(),
+            entries: scanned.entries,
+            stray: scanned.stray,
+            inserted: None,
+            removed: Vec::new(),
+        }
+    }
+
+    /// The assignments, in file order, duplicates included.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The index of the last entry named `key`: the one whose value wins.
+    pub fn find_last(&self, key: &str) -> Option<usize> {
+        self.entries.iter().rposition(|e| e.key == key)
+    }
+
+    /// 1-based numbers of non-blank lines that belong to no assignment and are not comments.
+    /// dotenvx ignores such lines silently; envx reports them.
+    pub fn stray_lines(&self) -> &[usize] {
+        &self.stray
+    }
+
+    /// `"\r\n"` when the text uses CRLF line ends, else `"\n"`.
+    pub fn line_ending(&self) -> &'static str {
+        if self.source.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        }
+    }
+
+    /// Does the current text end with a line break?
+    pub fn ends_with_newline(&self) -> bool {
+        let mut text = self.render();
+        let ends = text.ends_with(['\n', '\r']);
+        text.zeroize();
+        ends
+    }
+
+    /// Is the current text empty or whitespace only?
+    pub fn is_blank(&self) -> bool {
+        let mut text = self.render();
+        let blank = text.chars().all(scan::is_js_space);
+        text.zeroize();
+        blank
+    }
+
+    /// Rewrites entry `index` to `KEY=<raw>`: the bytes from the end of the key to the end of
+    /// the raw value become `=` + `raw`; indentation, `export` and whatever follows the value
+    /// (spaces, a comment) stay. Setting the raw value a line already has, with `=` as its
+    /// separator, changes nothing.
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn set_raw(&mut self, index: usize, raw: &str) {
+        let entry = &mut self.entries[index];
+        if !entry.edited
+            && let Some(region) = &entry.region
+            && self.source[region.clone()].strip_prefix('=') == Some(raw)
+        {
+            return;
+        }
+        entry.raw.zeroize();
+        entry.raw = raw.to_owned();
+        entry.edited = true;
+    }
+
+    /// Appends `KEY=<raw>` and a line break, after a line break of its own when the text does
+    /// not end with one. Returns the new entry's index.
+    pub fn push(&mut self, key: &str, raw: &str) -> usize {
+        let mut text = self.render();
+        let line = text.split_inclusive('\n').count() + 1;
+        text.zeroize();
+        self.entries.push(Entry {
+            key: key.to_owned(),
+            line,
+            exported: false,
+            region: None,
+            lines: 0..0,
+            raw: raw.to_owned(),
+            edited: true,
+        });
+        self.entries.len() - 1
+    }
+
+    /// Inserts `text` at the very start, or after the first line when it is a `#!` line.
+    pub fn insert_at_start(&mut self, text: &str) {
+        let offset = if self.source.starts_with("#!") {
+            self.source.find('\n').map_or(self.source.len(), |i| i + 1)
+        } else {
+            0
+        };
+        match &mut self.inserted {
+            Some((_, existing)) => existing.insert_str(0, text),
+            None => self.inserted = Some((offset, text.to_owned())),
+        }
+    }
+
+    /// Removes entry `index` together with its lines (through the final line break).
+    ///
+    /// # Panics
+    /// When `index` is out of range.
+    pub fn remove(&mut self, index: usize) {
+        let removed = self.entries.remove(index);
+        if removed.region.is_some() {
+            self.removed.push(removed.lines.clone());
+        }
+    }
+}
+
+/// One change to the source text, in source order.
+enum Piece<'a> {
+    Insert(&'a str),
+    Edit(&'a Entry),
+    Remove,
+}
+
+impl Document {
+    /// The current text.
+    fn render(&self) -> String {
+        let mut pieces: Vec<(Range<usize>, Piece<'_>)> = Vec::new();
+        if let Some((offset, text)) = &self.inserted {
+            pieces.push((*offset..*offset, Piece::Insert(text)));
+        }
+        for entry in &self.entries {
+            if let (Some(region), true) = (&entry.region, entry.edited) {
+                pieces.push((region.clone(), Piece::Edit(entry)));
+            }
+        }
+        for range in &self.removed {
+            pieces.push((range.clone(), Piece::Remove));
+        }
+        // An insert sorts before a removal or an edit at the same offset.
+        pieces.sort_by_key(|(range, piece)| (range.start, !matches!(piece, Piece::Insert(_))));
+        let mut out = String::with_capacity(self.source.len() + 64);
+        let mut pos = 0;
+        for (range, piece) in pieces {
+            out.push_str(&self.source[pos..range.start]);
+            match piece {
+                Piece::Insert(text) => out.push_str(text),
+                Piece::Edit(entry) => {
+                    out.push('=');
+                    out.push_str(&entry.raw);
+                }
+                Piece::Remove => {}
+            }
+            pos = range.end;
+        }
+        out.push_str(&self.source[pos..]);
+        let ending = self.line_ending();
+        for entry in self.entries.iter().filter(|e| e.region.is_none()) {
+            if !out.is_empty() && !out.ends_with(['\n', '\r']) {
+                out.push_str(ending);
+            }
+            out.push_str(&entry.key);
+            out.push('=');
+            out.push_str(&entry.raw);
+            out.push_str(ending);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.render();
+        let result = f.write_str(&text);
+        text.zeroize();
+        result
+    }
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("entries", &self.entries)
+            .field("stray_lines", &self.stray)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Document {
+    fn drop(&mut self) {
+        self.source.zeroize();
+        if let Some((_, text)) = &mut self.inserted {
+            text.zeroize();
+        }
+    }
+}

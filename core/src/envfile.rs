@@ -1,0 +1,266 @@
+//! One env file on disk: its document, its key names, its public key, and decryption of its
+//! values with the right private key.
+
+use std::path::{Path, PathBuf};
+
+use crate::crypto::{self, CryptoError, is_encrypted};
+use crate::discover::{Candidate, KeyRing, KeySearch, KeySource, KeysFileCache};
+use crate::document::{Document, Entry};
+use crate::error::{Error, Result};
+use crate::fs::read_text;
+use crate::keys::PublicKey;
+use crate::names::{KeyNames, PUBLIC_KEY_PREFIX};
+use crate::secret::SecretString;
+
+/// An env file read from disk and parsed.
+pub struct EnvFile {
+    path: PathBuf,
+    doc: Document,
+    names: KeyNames,
+    public: Option<(PublicKey, usize)>,
+}
+
+impl EnvFile {
+    /// Reads and parses `path`, rejecting lines that are not assignments and a malformed
+    /// public key.
+    ///
+    /// # Errors
+    /// I/O, encoding, [`Error::MalformedLine`] and [`Error::InvalidPublicKey`].
+    pub fn open(path: &Path) -> Result<Self> {
+        let text = read_text(path)?;
+        Self::from_text(path, &text)
+    }
+
+    /// Parses `text` as the contents of `path`.
+    ///
+    /// # Errors
+    /// [`Error::MalformedLine`] and [`Error::InvalidPublicKey`].
+    pub fn from_text(path: &Path, text: &str) -> Result<Self> {
+        let doc = Document::parse(text);
+        if let Some(&line) = doc.stray_lines().first() {
+            return Err(Error::MalformedLine {
+                path: path.to_owned(),
+                line,
+            });
+        }
+        let mut file = Self {
+            path: path.to_owned(),
+            names: KeyNames::for_file(path),
+            doc,
+            public: None,
+        };
+        file.read_public_key()?;
+        Ok(file)
+    }
+
+    /// The file's public key: the first `DOTENV_PUBLIC_KEY…` name in the file decides the key
+    /// names, and its last value is the key.
+    fn read_public_key(&mut self) -> Result<()> {
+        let Some(first) = self
+            .doc
+            .entries()
+            .iter()
+            .find(|e| e.key().starts_with(PUBLIC_KEY_PREFIX))
+        else {
+            return Ok(());
+        };
+        self.names = KeyNames::from_public_name(first.key());
+        let index = self
+            .doc
+            .find_last(&self.names.public)
+            .unwrap_or_else(|| unreachable!("the name was just found"));
+        let entry = &self.doc.entries()[index];
+        let key = entry
+            .value()
+            .parse::<PublicKey>()
+            .map_err(|cause| Error::InvalidPublicKey {
+                path: self.path.clone(),
+                line: entry.line(),
+                key: entry.key().to_owned(),
+                cause,
+            })?;
+        self.public = Some((key, entry.line()));
+        Ok(())
+    }
+
+    /// The path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The parsed document.
+    pub fn document(&self) -> &Document {
+        &self.doc
+    }
+
+    /// The parsed document, for editing.
+    pub fn document_mut(&mut self) -> &mut Document {
+        &mut self.doc
+    }
+
+    /// The key variable names.
+    pub fn names(&self) -> &KeyNames {
+        &self.names
+    }
+
+    /// The public key the file declares.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        self.public.as_ref().map(|(key, _)| key)
+    }
+
+    /// Records a public key added to the document (after a header was inserted).
+    pub(crate) fn set_public_key(&mut self, key: PublicKey, names: KeyNames) {
+        self.public = Some((key, 0));
+        self.names = names;
+    }
+
+    /// Does any entry hold an encrypted value?
+    pub fn has_encrypted_values(&self) -> bool {
+        self.doc.entries().iter().any(|e| is_encrypted(&e.value()))
+    }
+
+    /// Gathers candidate keys and picks the one for this file.
+    ///
+    /// # Errors
+    /// As [`KeyRing::collect`].
+    pub fn decryptor(
+        &self,
+        search: &KeySearch<'_>,
+        cache: &mut KeysFileCache,
+    ) -> Result<Decryptor> {
+        let ring = KeyRing::collect(&self.path, &self.names.private, search, cache)?;
+        Ok(Decryptor {
+            path: self.path.clone(),
+            private_name: self.names.private.clone(),
+            public: self.public_key().copied(),
+            ring,
+        })
+    }
+}
+
+/// From this many encrypted values on, decryption is spread over threads (below it, starting
+/// threads costs more than it saves; measured with `bench/bench.py`).
+pub const PARALLEL_THRESHOLD: usize = 256;
+
+/// Decrypts the values of one file with its key ring.
+pub struct Decryptor {
+    path: PathBuf,
+    private_name: String,
+    public: Option<PublicKey>,
+    ring: KeyRing,
+}
+
+impl Decryptor {
+    /// The candidate that matches the file's public key, if any.
+    pub fn matching(&self) -> Option<&Candidate> {
+        self.public
+            .as_ref()
+            .and_then(|public| self.ring.find(public))
+    }
+
+    /// Where the matching key came from.
+    pub fn source(&self) -> Option<&KeySource> {
+        self.matching().map(|c| &c.source)
+    }
+
+    /// The key ring.
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// Decrypts the stored text of `entry`: first with the key matching the file's public key,
+    /// then with the other candidates (a file may hold values encrypted to an older key).
+    ///
+    /// # Errors
+    /// [`Error::NoPrivateKey`] when no candidate matches the file's public key and none opens
+    /// the value; [`Error::Decrypt`] when the matching key fails (the value was altered or
+    /// made for another key); [`Error::DecryptedNotUtf8`].
+    pub fn decrypt(&self, entry: &Entry) -> Result<SecretString> {
+        let stored = entry.value();
+        let payload = crypto::decode_payload(&stored).map_err(|cause| self.failed(entry, cause))?;
+        let matching = self.matching();
+        let mut last = None;
+        let ordered = matching.into_iter().chain(
+            self.ring
+                .candidates()
+                .iter()
+                .filter(|c| matching.is_none_or(|m| !std::ptr::eq(*c, m))),
+        );
+        for candidate in ordered {
+            match crypto::open(&candidate.key, &payload) {
+                Ok(bytes) => {
+                    let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
+                        let mut bytes = e.into_bytes();
+                        zeroize::Zeroize::zeroize(&mut bytes);
+                        Error::DecryptedNotUtf8 {
+                            path: self.path.clone(),
+                            line: entry.line(),
+                            key: entry.key().to_owned(),
+                        }
+                    })?;
+                    return Ok(SecretString::new(text));
+                }
+                Err(cause) => {
+                    if last.is_none() {
+                        last = Some(cause);
+                    }
+                    if matches!(cause, CryptoError::Truncated { .. }) {
+                        break;
+                    }
+                }
+            }
+        }
+        match (matching, last) {
+            (Some(_), Some(cause)) => Err(self.failed(entry, cause)),
+            (_, Some(CryptoError::Truncated { len })) => {
+                Err(self.failed(entry, CryptoError::Truncated { len }))
+            }
+            _ => Err(self.no_key()),
+        }
+    }
+
+    /// Decrypts `entries`, in order. With at least [`PARALLEL_THRESHOLD`] of them the work is
+    /// spread over the machine's cores; the results (and so any error reported first) are the
+    /// same as a sequential run's.
+    pub fn decrypt_many(&self, entries: &[&Entry]) -> Vec<Result<SecretString>> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if entries.len() < PARALLEL_THRESHOLD || threads < 2 {
+            return entries.iter().map(|e| self.decrypt(e)).collect();
+        }
+        let chunk = entries.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|e| self.decrypt(e)).collect::<Vec<_>>())
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
+    fn failed(&self, entry: &Entry, cause: CryptoError) -> Error {
+        Error::Decrypt {
+            path: self.path.clone(),
+            line: entry.line(),
+            key: entry.key().to_owned(),
+            cause,
+        }
+    }
+
+    /// The error for a file whose key was not found.
+    pub fn no_key(&self) -> Error {
+        Error::NoPrivateKey {
+            path: self.path.clone(),
+            key_name: self.private_name.clone(),
+            public: self.public.as_ref().map(PublicKey::short),
+            searched: self.ring.searched().to_vec(),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The errors of envx-core.
+//!
+//! Every error names the file, the line and the key involved, never a value or the text of a
+//! line: the files hold secrets, and errors end up in terminals, CI logs and agent transcripts.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::crypto::CryptoError;
+use crate::keys::KeyError;
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Anything that can go wrong in envx-core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause (its message never holds file contents).
+        source: io::Error,
+    },
+    /// The path exists but is not a regular file (a directory, a device, ...).
+    #[error("{}: not a regular file", .path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is not valid UTF-8.
+    #[error("{}:{line}: not valid UTF-8 (envx reads .env files as UTF-8 text)", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The first line with an invalid byte.
+        line: usize,
+    },
+    /// The file holds a NUL byte.
+    #[error("{}:{line}: contains a NUL byte; this is not a text file", .path.display())]
+    NulByte {
+        /// The file.
+        path: PathBuf,
+        /// The line of the first NUL byte.
+        line: usize,
+    },
+    /// A non-blank line that is neither an assignment nor a comment.
+    #[error(
+        "{}:{line}: not a KEY=value assignment (a value here would be silently ignored); fix or comment out the line",
+        .path.display()
+    )]
+    MalformedLine {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: usize,
+    },
+    /// The file's public key is malformed.
+    #[error("{}:{line}: {key} is not a valid public key: {cause}", .path.display())]
+    InvalidPublicKey {
+        /// The file.
+        path: PathBuf,
+        /// Line of the public key.
+        line: usize,
+        /// The variable, e.g. `DOTENV_PUBLIC_KEY_PRODUCTION`.
+        key: String,
+        /// What is wrong with it.
+        cause: KeyError,
+    },
+    /// A private key in a keys file or the environment is malformed.
+    #[error("{source_name}: {key} is not a valid private key: {cause}")]
+    InvalidPrivateKey {
+        /// Where it was found: a keys file and line, or "environment".
+        source_name: String,
+        /// The variable name.
+        key: String,
+        /// What is wrong with it.
+        cause: KeyError,
+    },
+    /// A keys file that other users can read, refused in strict mode.
+    #[error(
+        "{}: readable by other users (mode {mode:o}); run `chmod 600 {}`",
+        .path.display(),
+        .path.display()
+    )]
+    KeysFilePermissions {
+        /// The keys file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// No private key available for a file that holds encrypted values.
+    #[error("{}", no_private_key_message(.path, .key_name, .public.as_deref(), .searched))]
+    NoPrivateKey {
+        /// The env file.
+        path: PathBuf,
+        /// The variable that would hold it, e.g. `DOTENV_PRIVATE_KEY_PRODUCTION`.
+        key_name: String,
+        /// Short form of the public key the file declares, if any.
+        public: Option<String>,
+        /// The places searched, in order.
+        searched: Vec<String>,
+    },
+    /// A value could not be decrypted with any of the available keys.
+    #[error("{}:{line}: cannot decrypt {key}: {cause}", .path.display())]
+    Decrypt {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key whose value failed.
+        key: String,
+        /// Why (from the last key tried).
+        cause: CryptoError,
+    },
+    /// A decrypted value is not valid UTF-8.
+    #[error("{}:{line}: the decrypted value of {key} is not valid UTF-8", .path.display())]
+    DecryptedNotUtf8 {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+    },
+    /// A value holds `$(...)` and command substitution was not enabled.
+    #[error(
+        "{}:{line}: {key} contains a command substitution $(...); envx does not run commands found in files unless you pass --allow-command-substitution",
+        .path.display()
+    )]
+    CommandSubstitution {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+    },
+    /// An enabled command substitution failed.
+    #[error("{}:{line}: the command substitution in {key} failed: {cause}", .path.display())]
+    CommandFailed {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+        /// What the runner reported (never the command's output).
+        cause: String,
+    },
+    /// A decrypted value cannot be written back as plaintext in any quoting.
+    #[error(
+        "{}:{line}: the value of {key} cannot be written as plaintext without changing it; leave it encrypted",
+        .path.display()
+    )]
+    Unrepresentable {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+    },
+    /// A key name that is not valid in a .env file.
+    #[error("{key:?} is not a valid key name (use letters, digits, `_`, `.` and `-`)")]
+    InvalidKeyName {
+        /// The rejected name.
+        key: String,
+    },
+}
+
+fn no_private_key_message(
+    path: &Path,
+    key_name: &str,
+    public: Option<&str>,
+    searched: &[String],
+) -> String {
+    let expects = match public {
+        Some(short) => format!(" matching public key {short}…"),
+        None => String::new(),
+    };
+    let searched = if searched.is_empty() {
+        "nothing".to_owned()
+    } else {
+        searched.join(", ")
+    };
+    format!(
+        "{}: no private key{expects}; set {key_name} or add it to .env.keys (searched: {searched})",
+        path.display()
+    )
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

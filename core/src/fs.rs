@@ -1,0 +1,238 @@
+//! Reading env files strictly and replacing files atomically.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Reads an env file as UTF-8 text.
+///
+/// # Errors
+/// [`Error::Io`] (including a missing file), [`Error::NotAFile`] for a directory or device,
+/// [`Error::NotUtf8`] and [`Error::NulByte`] with the line of the first bad byte.
+pub fn read_text(path: &Path) -> Result<Zeroizing<String>> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
+    let line_of = |offset: usize| 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
+    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+        return Err(Error::NulByte {
+            path: path.to_owned(),
+            line: line_of(nul),
+        });
+    }
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+        Err(e) => Err(Error::NotUtf8 {
+            path: path.to_owned(),
+            line: line_of(e.valid_up_to()),
+        }),
+    }
+}
+
+/// Reads a file if it exists: `Ok(None)` when it does not.
+///
+/// # Errors
+/// As [`read_text`], except for a missing file.
+pub fn read_text_if_exists(path: &Path) -> Result<Option<Zeroizing<String>>> {
+    match read_text(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Permissions for a new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewFileMode {
+    /// Owner read/write only (0600): files that hold private keys.
+    Private,
+    /// The process's default (umask applies): ordinary env files.
+    Default,
+}
+
+/// Replaces `path` with `contents` atomically: a temporary file in the same folder is written,
+/// flushed to disk and renamed over the original, so a reader (or a crash) sees either the old
+/// file or the new one, never a mix. An existing file keeps its permissions; a new file gets
+/// `mode`. For [`NewFileMode::Private`] the result is never more open than 0600.
+///
+/// # Errors
+/// [`Error::Io`] naming `path`; the original file is untouched.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: NewFileMode) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let err = |e: io::Error| Error::io(path, e);
+    let existing = match fs::metadata(path) {
+        Ok(meta) => Some(meta.permissions()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(err(e)),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".envx-tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // A new ordinary file is created 0666 and the kernel applies the umask, as for any
+        // file a program creates; the temporary file already has its final mode when renamed.
+        let create = match (&existing, mode) {
+            (None, NewFileMode::Default) => 0o666,
+            _ => 0o600,
+        };
+        builder.permissions(fs::Permissions::from_mode(create));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
+    tmp.write_all(contents).map_err(err)?;
+    if let Some(perms) = existing {
+        keep_permissions(tmp.as_file(), perms, mode).map_err(err)?;
+    }
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Gives the replacement the original's permissions; a private file is never made more open
+/// than 0600.
+fn keep_permissions(file: &fs::File, perms: fs::Permissions, mode: NewFileMode) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let bits = match mode {
+            NewFileMode::Private => perms.mode() & 0o600,
+            NewFileMode::Default => perms.mode() & 0o7777,
+        };
+        file.set_permissions(fs::Permissions::from_mode(bits))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        file.set_permissions(perms)
+    }
+}
+
+/// An exclusive advisory lock on a folder, held until dropped. Every envx command that
+/// rewrites files locks their folders first, so concurrent `set`/`encrypt` runs on one file are
+/// serialised and none loses another's change. The folder (not the file) is locked because the
+/// file is replaced by a rename: a lock on the old file would not exclude a writer that opened
+/// the new one.
+pub struct FolderLock {
+    _handle: Option<fs::File>,
+}
+
+/// Locks the folders holding `files` (each once, in a fixed order so two processes cannot
+/// deadlock), waiting for other holders.
+///
+/// # Errors
+/// [`Error::Io`] when a folder cannot be opened or locked. Platforms that cannot open a folder
+/// as a file get no lock.
+pub fn lock_folders<P: AsRef<Path>>(files: &[P]) -> Result<Vec<FolderLock>> {
+    let mut folders: Vec<std::path::PathBuf> = files
+        .iter()
+        .map(|f| match f.as_ref().parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        })
+        .map(|dir| dir.canonicalize().unwrap_or(dir))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    let mut locks = Vec::with_capacity(folders.len());
+    for dir in folders {
+        let handle = match fs::File::open(&dir) {
+            Ok(handle) => handle,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::io(dir, e)),
+            Err(_) => {
+                locks.push(FolderLock { _handle: None });
+                continue;
+            }
+        };
+        handle.lock().map_err(|e| Error::io(&dir, e))?;
+        locks.push(FolderLock {
+            _handle: Some(handle),
+        });
+    }
+    Ok(locks)
+}
+
+/// Makes the rename durable. Best effort: not every platform can open a directory.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_the_line_of_invalid_utf8_and_nul() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join(".env");
+        fs::write(&bad, b"A=1\nB=\xff\n").unwrap();
+        assert!(matches!(
+            read_text(&bad),
+            Err(Error::NotUtf8 { line: 2, .. })
+        ));
+        fs::write(&bad, b"A=1\n\nC=\0\n").unwrap();
+        assert!(matches!(
+            read_text(&bad),
+            Err(Error::NulByte { line: 3, .. })
+        ));
+        assert!(matches!(read_text(dir.path()), Err(Error::NotAFile { .. })));
+        assert!(
+            read_text_if_exists(&dir.path().join("nope"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_keeps_mode_and_creates_private_files_0600() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join(".env");
+        fs::write(&env, "A=1\n").unwrap();
+        fs::set_permissions(&env, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&env, b"A=2\n", NewFileMode::Default).unwrap();
+        assert_eq!(fs::read_to_string(&env).unwrap(), "A=2\n");
+        assert_eq!(
+            fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+
+        let keys = dir.path().join(".env.keys");
+        write_atomic(&keys, b"K=1\n", NewFileMode::Private).unwrap();
+        assert_eq!(
+            fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&keys, b"K=2\n", NewFileMode::Private).unwrap();
+        assert_eq!(
+            fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".envx-tmp")
+            })
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

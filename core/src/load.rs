@@ -1,0 +1,327 @@
+//! Loading env files into memory: decrypt, expand, and return a map. Nothing here touches the
+//! process environment; the caller decides what to do with the result.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::crypto::is_encrypted;
+use crate::discover::{KeySearch, KeySource, KeysFileCache};
+use crate::document::Quote;
+use crate::envfile::EnvFile;
+use crate::error::{Error, Result};
+use crate::expand::{self, Mode, Vars};
+use crate::keys::PublicKey;
+use crate::secret::SecretString;
+
+/// Runs the command of a `$(...)` substitution with the variables loaded so far and returns
+/// its standard output, or a message (never the output) when it fails.
+pub type CommandRunner<'a> =
+    dyn FnMut(&str, &HashMap<String, String>) -> Result<String, String> + 'a;
+
+/// How to load.
+pub struct LoadOptions<'a> {
+    /// The environment the program will start with: it wins over file values unless
+    /// `overload` is set, and expansion can refer to it.
+    pub env: &'a HashMap<String, String>,
+    /// Where private keys come from.
+    pub search: KeySearch<'a>,
+    /// Let file values win over the environment, and later files over earlier ones.
+    pub overload: bool,
+    /// Run `$(...)` substitutions with this runner. `None` (the default) makes any value that
+    /// holds one an error: a file can be changed by anyone who can open a pull request.
+    pub commands: Option<&'a mut CommandRunner<'a>>,
+}
+
+/// One loaded variable.
+pub struct Variable {
+    /// The key.
+    pub key: String,
+    /// What a program started with these variables sees: the file's value, decrypted and
+    /// expanded, or the environment's when it wins.
+    pub value: SecretString,
+    /// Index into [`Loaded::files`] of the file that defined it (the one that won).
+    pub file: usize,
+    /// Line of the winning definition.
+    pub line: usize,
+    /// Was the stored value encrypted?
+    pub encrypted: bool,
+    /// Did the environment's value win over the file's?
+    pub from_env: bool,
+}
+
+/// What was loaded from one file.
+pub struct LoadedFile {
+    /// The path as given.
+    pub path: PathBuf,
+    /// Its public key.
+    pub public_key: Option<PublicKey>,
+    /// Where its private key came from, when one was needed and found.
+    pub key_source: Option<KeySource>,
+}
+
+/// The result of [`load`]: variables in the order they first appear.
+pub struct Loaded {
+    /// The variables.
+    pub variables: Vec<Variable>,
+    /// The files, in load order.
+    pub files: Vec<LoadedFile>,
+    /// Keys files read that other users can read (path, permission bits): worth a warning.
+    pub loose_keys_files: Vec<(PathBuf, u32)>,
+}
+
+impl Loaded {
+    /// The variable named `key`.
+    pub fn get(&self, key: &str) -> Option<&Variable> {
+        self.variables.iter().find(|v| v.key == key)
+    }
+}
+
+/// The names visible to expansion: the environment, earlier files and earlier lines.
+struct Scope<'a> {
+    env: &'a HashMap<String, String>,
+    /// Values from files already loaded (first wins, or last with `overload`).
+    earlier: &'a HashMap<String, String>,
+    /// Values of the file being loaded so far (last wins).
+    running: &'a HashMap<String, String>,
+    overload: bool,
+}
+
+impl Vars for Scope<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        let file = || {
+            if self.overload {
+                self.running.get(name).or_else(|| self.earlier.get(name))
+            } else {
+                self.earlier.get(name).or_else(|| self.running.get(name))
+            }
+        };
+        let found = if self.overload {
+            file().or_else(|| self.env.get(name))
+        } else {
+            self.env.get(name).or_else(file)
+        };
+        found.map(String::as_str)
+    }
+}
+
+/// Loads `paths` in order and returns the decrypted, expanded variables.
+///
+/// Within a file the last definition of a key wins; across files the first file wins unless
+/// `overload` is set, and the environment wins over every file unless `overload` is set.
+/// Plaintext values are expanded as dotenvx does; a decrypted value has only references to
+/// *defined* variables replaced and keeps any other `$` text exactly as encrypted;
+/// single-quoted values are never expanded.
+///
+/// # Errors
+/// The first failure, naming its file, line and key: a missing or unreadable file, a line that
+/// is not an assignment, a value that cannot be decrypted ([`Error::NoPrivateKey`],
+/// [`Error::Decrypt`]) and a `$(...)` without a runner. Nothing is returned half-loaded.
+pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
+    let env = options.env;
+    let mut cache = KeysFileCache::default();
+    let mut earlier: HashMap<String, String> = HashMap::new();
+    let mut variables: Vec<Variable> = Vec::new();
+    let mut index_of: HashMap<String, usize> = HashMap::new();
+    let mut files = Vec::new();
+
+    for (file_index, path) in paths.iter().enumerate() {
+        let file = EnvFile::open(path)?;
+        let (values, key_source) = load_file(
+            &file,
+            &options.search,
+            &mut cache,
+            &mut ScopeInputs {
+                env,
+                earlier: &earlier,
+                overload: options.overload,
+                commands: options.commands.as_deref_mut(),
+            },
+        )?;
+        for (key, value, line, encrypted) in values {
+            let from_env = !options.overload && env.contains_key(&key);
+            let shown = match env.get(&key) {
+                Some(env_value) if from_env => SecretString::new(env_value.clone()),
+                _ => value.clone(),
+            };
+            let variable = Variable {
+                key: key.clone(),
+                value: shown,
+                file: file_index,
+                line,
+                encrypted,
+                from_env,
+            };
+            match index_of.get(&key) {
+                Some(&i) if options.overload => variables[i] = variable,
+                Some(_) => {}
+                None => {
+                    index_of.insert(key.clone(), variables.len());
+                    variables.push(variable);
+                }
+            }
+            if options.overload || !earlier.contains_key(&key) {
+                earlier.insert(key, value.expose_secret().to_owned());
+            }
+        }
+        files.push(LoadedFile {
+            path: path.clone(),
+            public_key: file.public_key().copied(),
+            key_source,
+        });
+    }
+    zeroize_map(&mut earlier);
+    Ok(Loaded {
+        variables,
+        files,
+        loose_keys_files: cache.loose_files().to_vec(),
+    })
+}
+
+struct ScopeInputs<'s, 'r> {
+    env: &'s HashMap<String, String>,
+    earlier: &'s HashMap<String, String>,
+    overload: bool,
+    commands: Option<&'s mut CommandRunner<'r>>,
+}
+
+type FileValues = Vec<(String, SecretString, usize, bool)>;
+
+/// Decrypts and expands one file's entries, in order; the last definition of a key wins.
+fn load_file(
+    file: &EnvFile,
+    search: &KeySearch<'_>,
+    cache: &mut KeysFileCache,
+    scope: &mut ScopeInputs<'_, '_>,
+) -> Result<(FileValues, Option<KeySource>)> {
+    let decryptor = if file.has_encrypted_values() {
+        Some(file.decryptor(search, cache)?)
+    } else {
+        None
+    };
+    let mut running: HashMap<String, String> = HashMap::new();
+    let mut order: Vec<(String, usize, bool)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+
+    let entries = file.document().entries();
+    let mut decrypted = match &decryptor {
+        Some(d) => {
+            let encrypted: Vec<_> = entries
+                .iter()
+                .filter(|e| is_encrypted(&e.value()))
+                .collect();
+            d.decrypt_many(&encrypted).into_iter()
+        }
+        None => Vec::new().into_iter(),
+    };
+    for entry in entries {
+        let stored = SecretString::new(entry.value());
+        let encrypted = is_encrypted(stored.expose_secret());
+        let (text, mode) = match encrypted {
+            true => match decrypted.next() {
+                Some(result) => (result?, Mode::Secret),
+                None => unreachable!("one decryption per encrypted entry"),
+            },
+            false => (stored, Mode::Plain),
+        };
+        let location = || (file.path().to_owned(), entry.line(), entry.key().to_owned());
+        let value = if entry.quote() == Quote::Single {
+            text
+        } else {
+            let scope_vars = Scope {
+                env: scope.env,
+                earlier: scope.earlier,
+                running: &running,
+                overload: scope.overload,
+            };
+            let substituted =
+                substitute(&text, &scope_vars, scope.commands.as_deref_mut(), location)?;
+            let source = substituted.as_ref().unwrap_or(&text);
+            SecretString::new(expand::expand(source.expose_secret(), mode, &scope_vars).to_string())
+        };
+        running.insert(entry.key().to_owned(), value.expose_secret().to_owned());
+        match position.get(entry.key()) {
+            Some(&i) => order[i] = (entry.key().to_owned(), entry.line(), encrypted),
+            None => {
+                position.insert(entry.key().to_owned(), order.len());
+                order.push((entry.key().to_owned(), entry.line(), encrypted));
+            }
+        }
+    }
+    let values = order
+        .into_iter()
+        .map(|(key, line, encrypted)| {
+            let value = SecretString::new(running.get(&key).cloned().unwrap_or_default());
+            (key, value, line, encrypted)
+        })
+        .collect();
+    zeroize_map(&mut running);
+    let source = decryptor.as_ref().and_then(|d| d.source().cloned());
+    Ok((values, source))
+}
+
+/// Runs the `$(...)` substitutions of a value, or refuses when no runner was given.
+fn substitute(
+    text: &SecretString,
+    scope: &Scope<'_>,
+    commands: Option<&mut CommandRunner<'_>>,
+    location: impl Fn() -> (PathBuf, usize, String),
+) -> Result<Option<SecretString>> {
+    if !expand::has_command_substitution(text.expose_secret()) {
+        return Ok(None);
+    }
+    let Some(run) = commands else {
+        let (path, line, key) = location();
+        return Err(Error::CommandSubstitution { path, line, key });
+    };
+    let mut visible: HashMap<String, String> = scope.env.clone();
+    for (k, v) in scope.earlier.iter().chain(scope.running.iter()) {
+        if scope.overload || !visible.contains_key(k) {
+            visible.insert(k.clone(), v.clone());
+        }
+    }
+    let result = expand::substitute_commands(text.expose_secret(), &mut |command: &str| {
+        run(command, &visible)
+    });
+    zeroize_map(&mut visible);
+    match result {
+        Ok(out) => Ok(Some(SecretString::new(out.to_string()))),
+        Err(cause) => {
+            let (path, line, key) = location();
+            Err(Error::CommandFailed {
+                path,
+                line,
+                key,
+                cause,
+            })
+        }
+    }
+}
+
+fn zeroize_map(map: &mut HashMap<String, String>) {
+    for (_, mut value) in map.drain() {
+        zeroize::Zeroize::zeroize(&mut value);
+    }
+}
+
+/// Shorthand used by tests and simple callers: load one file with keys from `env` and the
+/// default keys files.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_file_with_env(path: &Path, env: &HashMap<String, String>) -> Result<Loaded> {
+    load(
+        &[path.to_owned()],
+        LoadOptions {
+            env,
+            search: KeySearch {
+                env,
+                keys_files: &[],
+                supplied: &[],
+                cwd: None,
+                strict_permissions: false,
+            },
+            overload: false,
+            commands: None,
+        },
+    )
+}

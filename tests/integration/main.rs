@@ -1,0 +1,15 @@
+//! Integration tests for the `envx` binary, in one test binary so it links once.
+//!
+//! Every test runs the real binary with a scrubbed environment in its own temporary folder.
+
+// Test helpers panic on unexpected failures by design.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod encrypt_decrypt;
+mod errors;
+mod fixtures;
+mod get_set;
+mod interop;
+mod keys;
+mod run;

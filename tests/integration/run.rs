@@ -1,0 +1,233 @@
+//! `envx run`: what reaches the child, checked from inside the child (`env -0` prints its
+//! environment, NUL-separated so multiline values survive).
+
+use std::collections::HashMap;
+use std::fs;
+
+use crate::common::{case_dir, envx, stderr_of};
+
+const KAT_PRIVATE: &str = "64294efce9d019865bd2ed212fac9dfaacfb744fa5fd5c39453ea0f20871948f";
+
+fn child_env(output: &std::process::Output) -> HashMap<String, String> {
+    String::from_utf8_lossy(&output.stdout)
+        .split('\0')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_child_gets_values_but_never_a_private_key() {
+    let dir = case_dir("kat-fixed-key");
+    let out = envx(dir.path())
+        .args(["run", "-f", ".env.production", "--", "env", "-0"])
+        .env("DOTENV_PRIVATE_KEY_PRODUCTION", KAT_PRIVATE)
+        .env("DOTENV_PRIVATE_KEY_UNRELATED", KAT_PRIVATE)
+        .assert()
+        .success();
+    let env = child_env(out.get_output());
+    assert_eq!(env["GREETING"], "Hello, envx! ✓");
+    assert_eq!(
+        env["DATABASE_URL"],
+        "postgres://app:s3cr3t@db.internal:5432/app"
+    );
+    assert_eq!(env["EMPTY"], "");
+    assert!(
+        env.keys().all(|k| !k.starts_with("DOTENV_PRIVATE_KEY")),
+        "{env:?}"
+    );
+    assert!(stderr_of(out.get_output()).contains("injected 4 variables from .env.production"));
+}
+
+#[test]
+fn a_private_key_written_in_a_file_is_not_injected() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".env"),
+        format!("A=1\nDOTENV_PRIVATE_KEY_X={KAT_PRIVATE}\n"),
+    )
+    .unwrap();
+    let out = envx(dir.path())
+        .args(["run", "--", "env", "-0"])
+        .assert()
+        .success();
+    let env = child_env(out.get_output());
+    assert_eq!(env["A"], "1");
+    assert!(!env.contains_key("DOTENV_PRIVATE_KEY_X"));
+}
+
+#[test]
+fn a_missing_key_starts_no_child() {
+    let dir = case_dir("kat-fixed-key");
+    fs::remove_file(dir.path().join(".env.keys")).unwrap();
+    let marker = dir.path().join("started");
+    let out = envx(dir.path())
+        .args(["run", "-f", ".env.production", "--", "touch"])
+        .arg(&marker)
+        .assert()
+        .code(1);
+    assert!(!marker.exists(), "the child started");
+    assert!(stderr_of(out.get_output()).contains("DOTENV_PRIVATE_KEY_PRODUCTION"));
+}
+
+#[test]
+fn a_missing_file_starts_no_child_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".env"), "A=1\n").unwrap();
+    envx(dir.path())
+        .args(["run", "-f", ".env", "-f", ".env.local", "--", "true"])
+        .assert()
+        .code(1);
+    let out = envx(dir.path())
+        .args([
+            "run",
+            "-f",
+            ".env",
+            "-f",
+            ".env.local",
+            "--allow-missing",
+            ".env.local",
+            "--",
+            "env",
+            "-0",
+        ])
+        .assert()
+        .success();
+    assert_eq!(child_env(out.get_output())["A"], "1");
+}
+
+#[test]
+fn only_injects_the_named_keys() {
+    let dir = case_dir("simple");
+    let out = envx(dir.path())
+        .args(["run", "--only", "PORT,API_*", "--", "env", "-0"])
+        .assert()
+        .success();
+    let env = child_env(out.get_output());
+    assert_eq!(env["PORT"], "8080");
+    assert_eq!(env["API_TOKEN"], "sk_live_51HqLyjWDarjtT1zdp7dc");
+    assert!(!env.contains_key("DATABASE_URL") && !env.contains_key("APP_NAME"));
+}
+
+#[test]
+fn clean_env_keeps_only_the_allowlist_and_passed_names() {
+    let dir = case_dir("simple");
+    let out = envx(dir.path())
+        .args(["run", "--clean-env", "--pass", "KEEP_ME", "--", "env", "-0"])
+        .env("SECRET_FROM_PARENT", "x")
+        .env("KEEP_ME", "y")
+        .assert()
+        .success();
+    let env = child_env(out.get_output());
+    assert!(!env.contains_key("SECRET_FROM_PARENT"));
+    assert_eq!(env["KEEP_ME"], "y");
+    assert!(env.contains_key("PATH") && env.contains_key("HOME"));
+    assert_eq!(env["APP_NAME"], "billing");
+}
+
+#[test]
+fn loader_variables_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".env"), "A=1\nLD_PRELOAD=/tmp/evil.so\n").unwrap();
+    let out = envx(dir.path())
+        .args(["run", "--", "env", "-0"])
+        .assert()
+        .code(1);
+    assert!(stderr_of(out.get_output()).contains(".env:2: LD_PRELOAD changes how programs"));
+    let out = envx(dir.path())
+        .args(["run", "--allow-loader-vars", "--", "env", "-0"])
+        .assert()
+        .success();
+    assert_eq!(child_env(out.get_output())["LD_PRELOAD"], "/tmp/evil.so");
+}
+
+#[test]
+fn no_command_from_a_file_runs_without_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    fs::write(
+        dir.path().join(".env"),
+        format!("A=\"$(touch {})\"\n", marker.display()),
+    )
+    .unwrap();
+    envx(dir.path()).args(["encrypt"]).assert().success();
+    let out = envx(dir.path())
+        .args(["run", "--", "true"])
+        .assert()
+        .code(1);
+    assert!(stderr_of(out.get_output()).contains("--allow-command-substitution"));
+    assert!(!marker.exists());
+    envx(dir.path())
+        .args(["run", "--allow-command-substitution", "--", "true"])
+        .assert()
+        .success();
+    assert!(marker.exists(), "the opt-in runs it");
+}
+
+#[test]
+fn exit_codes_are_the_childs() {
+    let dir = case_dir("simple");
+    envx(dir.path())
+        .args(["run", "--", "sh", "-c", "exit 42"])
+        .assert()
+        .code(42);
+    let out = envx(dir.path())
+        .args(["run", "--", "no-such-command-envx"])
+        .assert()
+        .code(127);
+    assert!(stderr_of(out.get_output()).contains("command not found: no-such-command-envx"));
+    // exec: a signal that kills the child kills this very process (the shell sees 128 + n).
+    let out = envx(dir.path())
+        .args(["run", "--", "sh", "-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(out.status.signal(), Some(15), "{:?}", out.status);
+    }
+}
+
+#[test]
+fn environment_wins_and_e_pairs_are_added() {
+    let dir = case_dir("simple");
+    let out = envx(dir.path())
+        .args(["run", "-e", "EXTRA=1", "-e", "PORT=1", "--", "env", "-0"])
+        .env("APP_NAME", "from-parent")
+        .assert()
+        .success();
+    let env = child_env(out.get_output());
+    assert_eq!(env["APP_NAME"], "from-parent");
+    assert_eq!(env["EXTRA"], "1");
+    assert_eq!(env["PORT"], "1");
+}
+
+#[test]
+fn key_command_supplies_the_key() {
+    let dir = case_dir("kat-fixed-key");
+    fs::remove_file(dir.path().join(".env.keys")).unwrap();
+    let out = envx(dir.path())
+        .args(["run", "-f", ".env.production", "--key-command"])
+        .arg(format!("echo {KAT_PRIVATE}"))
+        .args(["--", "env", "-0"])
+        .assert()
+        .success();
+    assert_eq!(child_env(out.get_output())["GREETING"], "Hello, envx! ✓");
+    let out = envx(dir.path())
+        .args([
+            "run",
+            "-f",
+            ".env.production",
+            "--key-command",
+            "echo oops >&2; exit 3",
+            "--",
+            "true",
+        ])
+        .assert()
+        .code(1);
+    let err = stderr_of(out.get_output());
+    assert!(
+        err.contains("oops") && err.contains("--key-command failed"),
+        "{err}"
+    );
+}
