@@ -59,6 +59,9 @@ pub enum Command {
     Textconv(crate::cmd::textconv::TextconvArgs),
     /// Register envx's diff and merge drivers in this repository.
     GitSetup(crate::cmd::git_setup::GitSetupArgs),
+    /// Merge env files key by key (git's merge driver, installed by git-setup).
+    #[command(hide = true)]
+    MergeDriver(crate::cmd::merge_driver::MergeDriverArgs),
     /// Make sure .env.keys and local plaintext files are ignored by git (and Docker).
     Gitignore(crate::cmd::gitignore::GitignoreArgs),
     /// Block a commit that stages plaintext secrets or a keys file (the pre-commit hook).

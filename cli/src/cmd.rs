@@ -9,6 +9,7 @@ pub mod git_setup;
 pub mod gitignore;
 pub mod keypair;
 pub mod ls;
+pub mod merge_driver;
 pub mod precommit;
 pub mod rotate;
 pub mod run;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Diff(args) => diff::run(&args, &ctx, ui),
         Command::GitSetup(args) => git_setup::run(&args, &ctx, ui),
         Command::Textconv(args) => textconv::run(&args, &ctx, ui),
+        Command::MergeDriver(args) => merge_driver::run(&args, &ctx, ui),
         Command::Gitignore(args) => gitignore::run(&args, &ctx, ui),
         Command::Precommit(args) => precommit::run(&args, &ctx, ui),
         Command::Rotate(args) => rotate::run(&args, &ctx, ui),

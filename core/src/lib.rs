@@ -54,6 +54,7 @@ pub mod glob;
 pub mod keys;
 pub mod keys_file;
 pub mod load;
+pub mod merge;
 pub mod names;
 pub mod policy;
 pub mod rotate;

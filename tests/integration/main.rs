@@ -10,6 +10,7 @@ mod encrypt_decrypt;
 mod errors;
 mod fixtures;
 mod get_set;
+mod git;
 mod interop;
 mod keys;
 mod run;

@@ -55,7 +55,14 @@ pub fn run(args: &TextconvArgs, ctx: &Context, _ui: &Ui) -> Result<Exit, Failure
             .and_then(|v| encode_value(v.expose_secret(), entry.quote()));
         let shown = match plain {
             Some(raw) => Zeroizing::new(raw),
-            None => Zeroizing::new(format!("encrypted:{}", fingerprint(&stored))),
+            None => {
+                let q = entry
+                    .quote()
+                    .as_char()
+                    .map(String::from)
+                    .unwrap_or_default();
+                Zeroizing::new(format!("{q}encrypted:{}{q}", fingerprint(&stored)))
+            }
         };
         replacements.push((index, shown));
     }
