@@ -86,19 +86,17 @@ pub struct FileArgs {
 }
 
 impl FileArgs {
-    /// The files, `.env` when none was given; a folder means the `.env` in it.
+    /// The files, `.env` when none was given; a folder holding a `.env` means that file (a
+    /// folder without one stays as given, so the error names it).
     pub fn files(&self) -> Vec<PathBuf> {
         if self.files.is_empty() {
             return vec![PathBuf::from(".env")];
         }
         self.files
             .iter()
-            .map(|f| {
-                if f.is_dir() {
-                    f.join(".env")
-                } else {
-                    f.clone()
-                }
+            .map(|f| match f.join(".env") {
+                inner if f.is_dir() && inner.is_file() => inner,
+                _ => f.clone(),
             })
             .collect()
     }

@@ -43,6 +43,13 @@ impl EnvFile {
                 line,
             });
         }
+        if let Some(entry) = doc.entries().iter().find(|e| unterminated(e.raw())) {
+            return Err(Error::UnterminatedQuote {
+                path: path.to_owned(),
+                line: entry.line(),
+                key: entry.key().to_owned(),
+            });
+        }
         let mut file = Self {
             path: path.to_owned(),
             names: KeyNames::for_file(path),
@@ -141,6 +148,16 @@ impl EnvFile {
 /// From this many encrypted values on, decryption is spread over threads (below it, starting
 /// threads costs more than it saves; measured with `bench/bench.py`).
 pub const PARALLEL_THRESHOLD: usize = 256;
+
+/// Does a raw value open a quote that does not close at its end? dotenvx reads such a value
+/// literally (quote included) and parses the following lines as new keys, which silently
+/// turns a broken multi-line secret into several plaintext entries. envx refuses it.
+fn unterminated(raw: &str) -> bool {
+    match raw.chars().next() {
+        Some(q @ ('\'' | '"' | '`')) => raw.len() < 2 || !raw.ends_with(q),
+        _ => false,
+    }
+}
 
 /// Decrypts the values of one file with its key ring.
 pub struct Decryptor {

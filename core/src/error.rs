@@ -46,6 +46,35 @@ pub enum Error {
         /// The line of the first NUL byte.
         line: usize,
     },
+    /// A value opens a quote it never closes, or has text after its closing quote.
+    #[error(
+        "{}:{line}: the value of {key} opens a quote that does not close where the value ends; close the quote (or quote the whole value)",
+        .path.display()
+    )]
+    UnterminatedQuote {
+        /// The file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+    },
+    /// The file is larger than envx reads.
+    #[error("{}: {size} bytes is larger than the {limit} bytes envx reads from an env file", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A symbolic link that leads outside the project.
+    #[error("{}: is a symbolic link to a file outside the project; envx does not follow it", .path.display())]
+    SymlinkOutside {
+        /// The link.
+        path: PathBuf,
+    },
     /// A non-blank line that is neither an assignment nor a comment.
     #[error(
         "{}:{line}: not a KEY=value assignment (a value here would be silently ignored); fix or comment out the line",

@@ -14,10 +14,18 @@ use crate::error::{Error, Result};
 /// [`Error::Io`] (including a missing file), [`Error::NotAFile`] for a directory or device,
 /// [`Error::NotUtf8`] and [`Error::NulByte`] with the line of the first bad byte.
 pub fn read_text(path: &Path) -> Result<Zeroizing<String>> {
+    check_link(path)?;
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::NotAFile {
             path: path.to_owned(),
+        });
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(Error::TooLarge {
+            path: path.to_owned(),
+            size: meta.len(),
+            limit: MAX_FILE_SIZE,
         });
     }
     let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
@@ -34,6 +42,38 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>> {
             path: path.to_owned(),
             line: line_of(e.valid_up_to()),
         }),
+    }
+}
+
+/// The largest env file envx reads (64 MiB): far above any real one, small enough that a
+/// mistaken or hostile path cannot make envx hold gigabytes.
+pub const MAX_FILE_SIZE: u64 = 64 << 20;
+
+/// A symbolic link is followed only when its target is inside the project: the repository
+/// holding the link (the folder with `.git`), or else the link's own folder.
+fn check_link(path: &Path) -> Result<()> {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let outside = || Error::SymlinkOutside {
+        path: path.to_owned(),
+    };
+    let target = path.canonicalize().map_err(|e| Error::io(path, e))?;
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let folder = folder.canonicalize().map_err(|e| Error::io(path, e))?;
+    let root = folder
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(&folder)
+        .to_path_buf();
+    if target.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(outside())
     }
 }
 
@@ -66,6 +106,15 @@ pub enum NewFileMode {
 /// # Errors
 /// [`Error::Io`] naming `path`; the original file is untouched.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: NewFileMode) -> Result<()> {
+    // A link (inside the project, see `check_link`) is kept: its target is replaced.
+    check_link(path)?;
+    let resolved;
+    let path = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

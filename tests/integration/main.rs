@@ -11,6 +11,7 @@ mod errors;
 mod fixtures;
 mod get_set;
 mod git;
+mod hostile;
 mod interop;
 mod keys;
 mod run;
