@@ -8,6 +8,7 @@ mod cmd;
 mod context;
 mod exit;
 mod git;
+mod spawn;
 mod ui;
 
 use std::process::ExitCode;

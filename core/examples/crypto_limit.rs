@@ -67,5 +67,51 @@ fn main() {
     }
     let seconds = start.elapsed().as_secs_f64();
     assert!(total > 0 || n == 0);
-    println!("{{\"n\": {n}, \"seconds\": {seconds}}}");
+
+    // envx's own path over the same payloads, one thread: parse a file, find the key, decrypt
+    // every value (base64, checks and wiping included).
+    let mut text = format!(
+        "DOTENV_PUBLIC_KEY=\"{}\"\n",
+        hex(public.to_encoded_point(true).as_bytes())
+    );
+    for (i, payload) in payloads.iter().enumerate() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(payload);
+        text.push_str(&format!("KEY_{i}=encrypted:{b64}\n"));
+    }
+    let key = envx_core::keys::PrivateKey::from_hex(&hex(&secret.to_bytes())).expect("a key");
+    let supplied = [envx_core::discover::Candidate {
+        key,
+        source: envx_core::discover::KeySource::Supplied("bench".to_owned()),
+    }];
+    let env = std::collections::HashMap::new();
+    let search = envx_core::discover::KeySearch {
+        env: &env,
+        keys_files: &[],
+        supplied: &supplied,
+        cwd: None,
+        strict_permissions: false,
+    };
+    let start = Instant::now();
+    let file =
+        envx_core::envfile::EnvFile::from_text(std::path::Path::new("/nonexistent/.env"), &text)
+            .expect("parses");
+    let decryptor = file
+        .decryptor(&search, &mut envx_core::discover::KeysFileCache::default())
+        .expect("key ring");
+    let mut decrypted = 0usize;
+    for entry in file.document().entries().iter().skip(1) {
+        decrypted += decryptor
+            .decrypt(entry)
+            .expect("decrypts")
+            .expose_secret()
+            .len();
+    }
+    let envx_seconds = start.elapsed().as_secs_f64();
+    assert!(decrypted > 0 || n == 0);
+    println!("{{\"n\": {n}, \"seconds\": {seconds}, \"envx_seconds\": {envx_seconds}}}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -81,6 +81,43 @@ pub fn encrypt_value(recipient: &PublicKey, plaintext: &[u8]) -> String {
     text
 }
 
+/// Seals many plaintexts to `recipient`, in order, spread over the machine's cores when there
+/// are at least `parallel_from` of them. Each value gets its own ephemeral key and nonce, so
+/// the work is independent; the output order is the input order.
+pub fn encrypt_values(
+    recipient: &PublicKey,
+    plaintexts: &[&[u8]],
+    parallel_from: usize,
+) -> Vec<String> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if plaintexts.len() < parallel_from || threads < 2 {
+        return plaintexts
+            .iter()
+            .map(|p| encrypt_value(recipient, p))
+            .collect();
+    }
+    let chunk = plaintexts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = plaintexts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| encrypt_value(recipient, p))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// Opens a stored value (`encrypted:<base64>`, or the base64 alone) with `key`.
 ///
 /// # Errors

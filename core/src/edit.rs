@@ -6,9 +6,9 @@
 
 use std::collections::HashSet;
 
-use crate::crypto::{encrypt_value, is_encrypted};
+use crate::crypto::{encrypt_value, encrypt_values, is_encrypted};
 use crate::document::{Quote, encode_value};
-use crate::envfile::{Decryptor, EnvFile};
+use crate::envfile::{Decryptor, EnvFile, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::expand;
 use crate::glob::Selection;
@@ -76,24 +76,28 @@ pub fn ensure_public_key(file: &mut EnvFile) -> Option<NewKeyPair> {
 /// character and every other byte. Values already encrypted are left exactly as they are, so a
 /// second run changes nothing. Returns the keys encrypted, in file order.
 pub fn encrypt(file: &mut EnvFile, public: &PublicKey, selection: &Selection) -> Vec<String> {
-    let mut changed = Vec::new();
     let doc = file.document_mut();
-    for index in 0..doc.entries().len() {
-        let entry = &doc.entries()[index];
-        let key = entry.key();
-        if stays_plaintext(key) || !selection.contains(key) {
+    let mut chosen: Vec<(usize, SecretString)> = Vec::new();
+    for (index, entry) in doc.entries().iter().enumerate() {
+        if stays_plaintext(entry.key()) || !selection.contains(entry.key()) {
             continue;
         }
         let value = SecretString::new(entry.value());
-        if is_encrypted(value.expose_secret()) {
-            continue;
+        if !is_encrypted(value.expose_secret()) {
+            chosen.push((index, value));
         }
-        let raw = quoted(
-            entry.quote(),
-            &encrypt_value(public, value.expose_secret().as_bytes()),
-        );
-        changed.push(key.to_owned());
-        doc.set_raw(index, &raw);
+    }
+    let plaintexts: Vec<&[u8]> = chosen
+        .iter()
+        .map(|(_, v)| v.expose_secret().as_bytes())
+        .collect();
+    let stored = encrypt_values(public, &plaintexts, PARALLEL_THRESHOLD);
+    let mut changed = Vec::with_capacity(chosen.len());
+    for ((index, _), ciphertext) in chosen.iter().zip(stored) {
+        let entry = &doc.entries()[*index];
+        changed.push(entry.key().to_owned());
+        let raw = quoted(entry.quote(), &ciphertext);
+        doc.set_raw(*index, &raw);
     }
     changed
 }

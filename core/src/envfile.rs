@@ -281,3 +281,60 @@ impl Decryptor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::crypto::encrypt_value;
+    use crate::discover::{Candidate, KeySource};
+    use crate::keys::PrivateKey;
+
+    /// Parallel decryption changes nothing: same values, same errors, same order.
+    #[test]
+    fn parallel_decryption_matches_sequential() {
+        let key = PrivateKey::generate();
+        let mut text = format!("DOTENV_PUBLIC_KEY=\"{}\"\n", key.public_key().to_hex());
+        for i in 0..(PARALLEL_THRESHOLD * 2 + 7) {
+            let mut stored = encrypt_value(key.public_key(), format!("value-{i}").as_bytes());
+            if i == 300 || i == 450 {
+                stored.replace_range(40..41, "*");
+            }
+            text.push_str(&format!("K{i}={stored}\n"));
+        }
+        let file = EnvFile::from_text(Path::new(".env"), &text).unwrap();
+        let supplied = [Candidate {
+            key,
+            source: KeySource::Supplied("test".to_owned()),
+        }];
+        let env = HashMap::new();
+        let search = KeySearch {
+            env: &env,
+            keys_files: &[],
+            supplied: &supplied,
+            cwd: None,
+            strict_permissions: false,
+        };
+        let decryptor = file
+            .decryptor(&search, &mut KeysFileCache::default())
+            .unwrap();
+        let entries: Vec<&Entry> = file.document().entries().iter().skip(1).collect();
+        let parallel = decryptor.decrypt_many(&entries);
+        let sequential: Vec<_> = entries.iter().map(|e| decryptor.decrypt(e)).collect();
+        assert_eq!(parallel.len(), sequential.len());
+        for (p, s) in parallel.iter().zip(&sequential) {
+            match (p, s) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                _ => panic!("parallel and sequential disagree"),
+            }
+        }
+        let first_error = parallel.iter().find_map(|r| r.as_ref().err()).unwrap();
+        assert!(
+            first_error.to_string().contains("cannot decrypt K300"),
+            "{first_error}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
 use rand_core::{CryptoRngCore, OsRng};
@@ -51,7 +52,9 @@ impl PrivateKey {
     }
 
     fn from_scalar(scalar: NonZeroScalar) -> Self {
-        let public = PublicKey((ProjectivePoint::GENERATOR * *scalar).to_affine());
+        // Fixed-base multiplication with k256's precomputed tables: about four times faster
+        // than a general one, and every encrypted value needs one for its ephemeral key.
+        let public = PublicKey(ProjectivePoint::mul_by_generator(&*scalar).to_affine());
         Self { scalar, public }
     }
 

@@ -57,6 +57,7 @@ pub mod load;
 pub mod merge;
 pub mod names;
 pub mod policy;
+pub mod redact;
 pub mod rotate;
 pub mod secret;
 pub mod store;

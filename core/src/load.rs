@@ -57,6 +57,8 @@ pub struct LoadedFile {
     pub public_key: Option<PublicKey>,
     /// Where its private key came from, when one was needed and found.
     pub key_source: Option<KeySource>,
+    /// That private key (for `run --redact`, which hides it from the child's output too).
+    pub private_key: Option<crate::keys::PrivateKey>,
 }
 
 /// The result of [`load`]: variables in the order they first appear.
@@ -126,7 +128,7 @@ pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
 
     for (file_index, path) in paths.iter().enumerate() {
         let file = EnvFile::open(path)?;
-        let (values, key_source) = load_file(
+        let (values, key_source, private_key) = load_file(
             &file,
             &options.search,
             &mut cache,
@@ -167,6 +169,7 @@ pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
             path: path.clone(),
             public_key: file.public_key().copied(),
             key_source,
+            private_key,
         });
     }
     zeroize_map(&mut earlier);
@@ -192,7 +195,11 @@ fn load_file(
     search: &KeySearch<'_>,
     cache: &mut KeysFileCache,
     scope: &mut ScopeInputs<'_, '_>,
-) -> Result<(FileValues, Option<KeySource>)> {
+) -> Result<(
+    FileValues,
+    Option<KeySource>,
+    Option<crate::keys::PrivateKey>,
+)> {
     let decryptor = if file.has_encrypted_values() {
         Some(file.decryptor(search, cache)?)
     } else {
@@ -255,8 +262,10 @@ fn load_file(
         })
         .collect();
     zeroize_map(&mut running);
-    let source = decryptor.as_ref().and_then(|d| d.source().cloned());
-    Ok((values, source))
+    let matching = decryptor.as_ref().and_then(|d| d.matching());
+    let source = matching.map(|c| c.source.clone());
+    let key = matching.map(|c| c.key.clone());
+    Ok((values, source, key))
 }
 
 /// Runs the `$(...)` substitutions of a value, or refuses when no runner was given.

@@ -231,3 +231,93 @@ fn key_command_supplies_the_key() {
         "{err}"
     );
 }
+
+#[test]
+fn redact_hides_secrets_and_their_encodings() {
+    let dir = case_dir("simple");
+    let token = "sk_live_51HqLyjWDarjtT1zdp7dc";
+    let script = r#"
+        printf 'plain: %s\n' "$API_TOKEN"
+        printf '%s' "$API_TOKEN" | base64 -w0; echo
+        printf 'xx%s!!' "$API_TOKEN" | base64 -w0; echo
+        printf 'x%s' "$API_TOKEN" | base64 -w0 | tr '+/' '-_' | tr -d '='; echo
+        printf '{"t":"%s"}\n' "$API_TOKEN"
+        printf 'short: %s\n' "$DEBUG"
+        cat .env.keys >&2
+    "#;
+    let out = envx(dir.path())
+        .args(["run", "--redact", "--", "sh", "-c", script])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let stderr = stderr_of(out.get_output());
+    assert!(stdout.contains("plain: [REDACTED:API_TOKEN]"), "{stdout}");
+    assert_eq!(
+        stdout.matches("[REDACTED:API_TOKEN]").count(),
+        5,
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(token) && stdout.contains("short: false"),
+        "{stdout}"
+    );
+    let private = fs::read_to_string(dir.path().join(".env.keys")).unwrap();
+    let hex = private.lines().last().unwrap().split('=').nth(1).unwrap();
+    assert!(
+        !stderr.contains(hex) && stderr.contains("[REDACTED:DOTENV_PRIVATE_KEY]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn redact_catches_a_secret_split_across_writes() {
+    let dir = case_dir("simple");
+    let out = envx(dir.path())
+        .args(["run", "--redact", "--", "sh", "-c"])
+        .arg(r#"t="$API_TOKEN"; printf 'a %s' "${t%????????????????}"; sleep 0.3; printf '%s b\n' "${t#?????????????}""#)
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stdout),
+        "a [REDACTED:API_TOKEN] b\n"
+    );
+}
+
+#[test]
+fn redact_passes_exit_codes_and_signals_through() {
+    let dir = case_dir("simple");
+    envx(dir.path())
+        .args(["run", "--redact", "--", "sh", "-c", "exit 42"])
+        .assert()
+        .code(42);
+    envx(dir.path())
+        .args(["run", "--redact", "--", "sh", "-c", "kill -TERM $$"])
+        .assert()
+        .code(143);
+    envx(dir.path())
+        .args(["run", "--redact", "--", "no-such-command-envx"])
+        .assert()
+        .code(127);
+}
+
+#[test]
+fn redact_forwards_sigterm_to_the_child() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = case_dir("simple");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("envx"))
+        .args(["run", "--redact", "--", "sh", "-c"])
+        .arg(r#"trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"#)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+}

@@ -79,7 +79,9 @@ pub fn run(args: &DiffArgs, ctx: &Context, _ui: &Ui) -> Result<Exit, Failure> {
         let new_keys = new.decryptor(&search, &mut cache)?;
         let lines = compare(&old, &new, &old_keys, &new_keys, args.show);
         if !lines.is_empty() {
-            out.push_str(&format!("{} ({} → working tree)\n", show(&path), args.rev));
+            let cwd_real = cwd.canonicalize().unwrap_or_else(|_| cwd.clone());
+            let shown = path.strip_prefix(&cwd_real).unwrap_or(&path);
+            out.push_str(&format!("{} ({} → working tree)\n", show(shown), args.rev));
             out.push_str(&lines);
         }
     }

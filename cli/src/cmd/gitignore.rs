@@ -13,9 +13,10 @@ use crate::ui::{Failure, Ui};
 #[derive(Args)]
 pub struct GitignoreArgs {}
 
-/// The patterns every project using envx should ignore: private keys, and the conventional
-/// files for local, uncommitted overrides (which hold plaintext).
-pub const IGNORED: [&str; 3] = [".env.keys", ".env.local", ".env.*.local"];
+/// The patterns every project using envx should ignore: private keys, the conventional files
+/// for local, uncommitted overrides (which hold plaintext), and the temporary files of an
+/// atomic write that a killed process can leave behind.
+pub const IGNORED: [&str; 4] = [".env.keys", ".env.local", ".env.*.local", ".envx-tmp-*"];
 
 /// Adds the missing patterns to `.gitignore` (created when missing) and to `.dockerignore`
 /// when there is one, at the repository root. Running it again changes nothing.

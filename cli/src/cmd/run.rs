@@ -58,6 +58,11 @@ pub struct RunArgs {
     /// e.g. a secret manager's CLI.
     #[arg(long = "key-command", value_name = "CMD")]
     key_command: Option<String>,
+    /// Pipe the child's stdout and stderr through a filter that replaces every injected secret
+    /// (and its base64, percent and JSON encodings, and private keys) with [REDACTED:KEY].
+    /// Values shorter than 6 bytes are left alone.
+    #[arg(long)]
+    redact: bool,
     /// The command to run, after `--`.
     #[arg(
         trailing_var_arg = true,
@@ -99,6 +104,9 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     let injected = injected(&args, &loaded, &base)?;
     report(&loaded, &injected, ui);
 
+    let redactor = args
+        .redact
+        .then(|| redactor(&injected, &loaded, &ctx, &supplied));
     let mut child_env = base;
     for (key, value) in injected {
         child_env.insert(key, value.to_string());
@@ -109,7 +117,40 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         .env_clear()
         .envs(&child_env);
     drop(child_env);
-    exec(command, &args.command[0])
+    match redactor {
+        Some(redactor) => {
+            crate::spawn::run_redacted(command, redactor, |e| start_failure(e, &args.command[0]))
+        }
+        None => exec(command, &args.command[0]),
+    }
+}
+
+/// The filter for `--redact`: every injected value, and every private key envx knows of (from
+/// the environment, `--key-command` and the keys files it used).
+fn redactor(
+    injected: &[(String, Zeroizing<String>)],
+    loaded: &Loaded,
+    ctx: &Context,
+    supplied: &[Candidate],
+) -> envx_core::redact::Redactor {
+    let mut secrets: Vec<(String, Zeroizing<String>)> = injected
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, value) in ctx.env.iter().filter(|(k, _)| is_private_key_var(k)) {
+        for key in value.split(',') {
+            secrets.push((name.clone(), Zeroizing::new(key.trim().to_owned())));
+        }
+    }
+    let used = loaded.files.iter().filter_map(|f| f.private_key.as_ref());
+    for key in supplied.iter().map(|c| &c.key).chain(used) {
+        secrets.push(("DOTENV_PRIVATE_KEY".to_owned(), key.expose_hex()));
+    }
+    let pairs: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    envx_core::redact::Redactor::new(&pairs)
 }
 
 /// What the child starts from: the parent's environment or the clean allowlist, never with a

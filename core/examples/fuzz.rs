@@ -1,0 +1,297 @@
+//! envx's fuzz harness: feeds random and mutated input to the four parsers that read what
+//! anyone with write access to a repository can craft, and checks properties, not just
+//! survival. It runs on the stable toolchain (no coverage instrumentation; the inputs come
+//! from a grammar of `.env` tokens, the fixture corpus mutated, and raw bytes).
+//!
+//! ```text
+//! cargo run --release -p envx-core --example fuzz -- [--seconds N] [--seed S] [TARGET...]
+//! ```
+//!
+//! Targets: `document`, `expand`, `ciphertext`, `keys-file` (default: all, N seconds each).
+//! Inputs in `fuzz/regressions/<target>/` are replayed first; a failing input is written to
+//! `fuzz/crashes/<target>-<n>` and the run exits 1. Commit a crash reproducer to
+//! `fuzz/regressions/<target>/` once fixed.
+
+// A harness asserts by panicking; each panic is caught and reported as a failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use envx_core::crypto::{decode_payload, decrypt_value, encrypt_value};
+use envx_core::document::{Document, encode_value};
+use envx_core::expand::{Mode, expand, has_command_substitution, references, substitute_commands};
+use envx_core::keys::PrivateKey;
+use envx_core::keys_file::parse_keys_file;
+
+/// A small, fast generator (xorshift64*); the seed is printed so a run can be repeated.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "A",
+    "KEY",
+    "export ",
+    "=",
+    " = ",
+    ": ",
+    ":",
+    "\n",
+    "\r\n",
+    "\r",
+    " ",
+    "\t",
+    "#",
+    " # c",
+    "'",
+    "\"",
+    "`",
+    "\\",
+    "\\n",
+    "\\'",
+    "\\\"",
+    "$",
+    "${",
+    "}",
+    "$A",
+    "${A:-",
+    "${A-",
+    "${A:+",
+    "${A+",
+    "$(",
+    ")",
+    "encrypted:",
+    "\u{feff}",
+    "\u{2028}",
+    "\u{a0}",
+    "é",
+    "🚀",
+    "DOTENV_PUBLIC_KEY=",
+    "DOTENV_PRIVATE_KEY=",
+    ",",
+    "64294efce9d019865bd2ed212fac9dfaacfb744fa5fd5c39453ea0f20871948f",
+    "BA22PPxw",
+    "==",
+    "-",
+    "_",
+    ".",
+];
+
+fn generate(rng: &mut Rng, seeds: &[String]) -> String {
+    match rng.below(3) {
+        0 => (0..rng.below(40))
+            .map(|_| TOKENS[rng.below(TOKENS.len())])
+            .collect(),
+        1 if !seeds.is_empty() => {
+            let seed = &seeds[rng.below(seeds.len())];
+            mutate(rng, seed)
+        }
+        _ => {
+            let bytes: Vec<u8> = (0..rng.below(64)).map(|_| rng.next() as u8).collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    }
+}
+
+fn mutate(rng: &mut Rng, seed: &str) -> String {
+    let mut chars: Vec<char> = seed.chars().collect();
+    for _ in 0..=rng.below(8) {
+        let at = rng.below(chars.len() + 1);
+        match rng.below(3) {
+            0 if at < chars.len() => {
+                chars.remove(at);
+            }
+            1 => chars
+                .splice(at..at, TOKENS[rng.below(TOKENS.len())].chars())
+                .for_each(drop),
+            _ if at < chars.len() => chars[at] = char::from(rng.next() as u8 & 0x7f),
+            _ => {}
+        }
+    }
+    chars.into_iter().collect()
+}
+
+type Check = fn(&str, &Context);
+
+struct Context {
+    key: PrivateKey,
+    vars: HashMap<String, String>,
+}
+
+fn check_document(input: &str, _: &Context) {
+    let mut doc = Document::parse(input);
+    assert_eq!(doc.to_string(), input, "parse/print is not byte-exact");
+    let values: Vec<String> = doc.entries().iter().map(|e| e.value()).collect();
+    let quotes: Vec<_> = doc.entries().iter().map(|e| e.quote()).collect();
+    for (i, (value, quote)) in values.iter().zip(quotes).enumerate() {
+        if let Some(raw) = encode_value(value, quote) {
+            doc.set_raw(i, &raw);
+        }
+    }
+    let _ = Document::parse(&doc.to_string()).entries().len();
+}
+
+fn check_expand(input: &str, ctx: &Context) {
+    let empty: HashMap<String, String> = HashMap::new();
+    assert_eq!(
+        expand(input, Mode::Secret, &empty).as_str(),
+        input,
+        "secret expansion with no variables changed the text"
+    );
+    let _ = expand(input, Mode::Plain, &ctx.vars);
+    let _ = expand(input, Mode::Secret, &ctx.vars);
+    let _ = references(input);
+    let found = has_command_substitution(input);
+    let mut ran = false;
+    let _ = substitute_commands(input, &mut |_: &str| {
+        ran = true;
+        Ok::<_, ()>(String::new())
+    });
+    assert_eq!(
+        found, ran,
+        "has_command_substitution disagrees with substitute_commands"
+    );
+}
+
+fn check_ciphertext(input: &str, ctx: &Context) {
+    let _ = decode_payload(input);
+    assert!(
+        decrypt_value(&ctx.key, input).is_err(),
+        "random input authenticated"
+    );
+    // A real ciphertext with the input as plaintext round-trips.
+    let stored = encrypt_value(ctx.key.public_key(), input.as_bytes());
+    assert_eq!(
+        decrypt_value(&ctx.key, &stored).unwrap().as_slice(),
+        input.as_bytes()
+    );
+}
+
+fn check_keys_file(input: &str, _: &Context) {
+    for entry in parse_keys_file(input) {
+        if let Ok(key) = entry.key {
+            let again = PrivateKey::from_hex(&key.expose_hex()).unwrap();
+            assert_eq!(again.public_key(), key.public_key());
+        }
+    }
+}
+
+fn seeds(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(cases) = std::fs::read_dir(root.join("fixtures/dotenvx")) else {
+        return out;
+    };
+    for case in cases.flatten() {
+        for file in std::fs::read_dir(case.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(text) = std::fs::read_to_string(file.path()) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+fn replay_dir(root: &Path, target: &str) -> Vec<(PathBuf, String)> {
+    let dir = root.join("fuzz/regressions").join(target);
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            std::fs::read(e.path())
+                .ok()
+                .map(|b| (e.path(), String::from_utf8_lossy(&b).into_owned()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut seconds = 10u64;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    let mut chosen = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = iter
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("--seconds N")
+            }
+            "--seed" => seed = iter.next().and_then(|s| s.parse().ok()).expect("--seed S"),
+            other => chosen.push(other.to_owned()),
+        }
+    }
+    let targets: [(&str, Check); 4] = [
+        ("document", check_document),
+        ("expand", check_expand),
+        ("ciphertext", check_ciphertext),
+        ("keys-file", check_keys_file),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let corpus = seeds(&root);
+    let ctx = Context {
+        key: PrivateKey::generate(),
+        vars: [("A", "alpha"), ("B", "$A"), ("EMPTY", "")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+    };
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut failed = false;
+    for (name, check) in targets {
+        if !chosen.is_empty() && !chosen.iter().any(|c| c == name) {
+            continue;
+        }
+        for (path, input) in replay_dir(&root, name) {
+            if catch_unwind(AssertUnwindSafe(|| check(&input, &ctx))).is_err() {
+                println!("{name}: regression {} fails again", path.display());
+                failed = true;
+            }
+        }
+        let mut rng = Rng(seed);
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut runs = 0u64;
+        while Instant::now() < deadline {
+            let input = generate(&mut rng, &corpus);
+            runs += 1;
+            if catch_unwind(AssertUnwindSafe(|| check(&input, &ctx))).is_err() {
+                let crashes = root.join("fuzz/crashes");
+                let _ = std::fs::create_dir_all(&crashes);
+                let file = crashes.join(format!("{name}-{runs}"));
+                let _ = std::fs::write(&file, &input);
+                println!(
+                    "{name}: FAILED on input {input:?} (saved to {})",
+                    file.display()
+                );
+                failed = true;
+                break;
+            }
+        }
+        println!("{name}: {runs} inputs in {seconds}s (seed {seed})");
+    }
+    std::process::exit(i32::from(failed));
+}
