@@ -103,6 +103,21 @@ impl Entry {
         decode::decode(&self.raw)
     }
 
+    /// Does the decoded value start with `prefix`? Cheaper than [`Entry::value`] for the
+    /// common question "is this value encrypted?": no copy, no escape processing. (`prefix`
+    /// must not start with a quote character or contain a backslash or line break.)
+    pub fn value_starts_with(&self, prefix: &str) -> bool {
+        let raw = self.raw.as_str();
+        match self.quote().as_char() {
+            // Decoding removes the opening quote; escapes and line breaks cannot touch a prefix
+            // free of backslashes and line breaks.
+            Some(q) if raw.len() >= 2 && raw.ends_with(q) => raw[1..].starts_with(prefix),
+            // An unclosed quote stays in the value, unless a line separator splits it (rare).
+            Some(_) => self.value().starts_with(prefix),
+            None => raw.starts_with(prefix),
+        }
+    }
+
     /// Was the line prefixed with `export`?
     pub fn is_exported(&self) -> bool {
         self.exported
@@ -164,6 +179,11 @@ impl Document {
     /// dotenvx ignores such lines silently; envx reports them.
     pub fn stray_lines(&self) -> &[usize] {
         &self.stray
+    }
+
+    /// Has anything been changed since parsing?
+    pub fn is_modified(&self) -> bool {
+        self.inserted.is_some() || !self.removed.is_empty() || self.entries.iter().any(|e| e.edited)
     }
 
     /// `"\r\n"` when the text uses CRLF line ends, else `"\n"`.

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::crypto::{encrypt_value, encrypt_values, is_encrypted};
+use crate::crypto::{ENCRYPTED_PREFIX, encrypt_value, encrypt_values, is_encrypted};
 use crate::document::{Quote, encode_value};
 use crate::envfile::{Decryptor, EnvFile, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
@@ -79,13 +79,13 @@ pub fn encrypt(file: &mut EnvFile, public: &PublicKey, selection: &Selection) ->
     let doc = file.document_mut();
     let mut chosen: Vec<(usize, SecretString)> = Vec::new();
     for (index, entry) in doc.entries().iter().enumerate() {
-        if stays_plaintext(entry.key()) || !selection.contains(entry.key()) {
+        if stays_plaintext(entry.key())
+            || !selection.contains(entry.key())
+            || entry.value_starts_with(ENCRYPTED_PREFIX)
+        {
             continue;
         }
-        let value = SecretString::new(entry.value());
-        if !is_encrypted(value.expose_secret()) {
-            chosen.push((index, value));
-        }
+        chosen.push((index, SecretString::new(entry.value())));
     }
     let plaintexts: Vec<&[u8]> = chosen
         .iter()
@@ -118,13 +118,13 @@ pub fn decrypt(
     let entries = file.document().entries();
     let selected: Vec<_> = entries
         .iter()
-        .filter(|e| selection.contains(e.key()) && is_encrypted(&e.value()))
+        .filter(|e| selection.contains(e.key()) && e.value_starts_with(ENCRYPTED_PREFIX))
         .collect();
     let mut decrypted = decryptor.decrypt_many(&selected).into_iter();
     let mut plan = Vec::new();
     let mut defined: HashSet<&str> = HashSet::new();
     for (index, entry) in entries.iter().enumerate() {
-        if selection.contains(entry.key()) && is_encrypted(&entry.value()) {
+        if selection.contains(entry.key()) && entry.value_starts_with(ENCRYPTED_PREFIX) {
             let value = decrypted
                 .next()
                 .unwrap_or_else(|| unreachable!("one decryption per selected entry"))?;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::crypto::{self, CryptoError, is_encrypted};
+use crate::crypto::{self, CryptoError, ENCRYPTED_PREFIX};
 use crate::discover::{Candidate, KeyRing, KeySearch, KeySource, KeysFileCache};
 use crate::document::{Document, Entry};
 use crate::error::{Error, Result};
@@ -123,7 +123,10 @@ impl EnvFile {
 
     /// Does any entry hold an encrypted value?
     pub fn has_encrypted_values(&self) -> bool {
-        self.doc.entries().iter().any(|e| is_encrypted(&e.value()))
+        self.doc
+            .entries()
+            .iter()
+            .any(|e| e.value_starts_with(ENCRYPTED_PREFIX))
     }
 
     /// Gathers candidate keys and picks the one for this file.

@@ -36,13 +36,16 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>> {
             line: line_of(nul),
         });
     }
-    match std::str::from_utf8(&bytes) {
-        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-        Err(e) => Err(Error::NotUtf8 {
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return Err(Error::NotUtf8 {
             path: path.to_owned(),
             line: line_of(e.valid_up_to()),
-        }),
+        });
     }
+    let mut bytes = bytes;
+    let text = String::from_utf8(std::mem::take(&mut *bytes))
+        .unwrap_or_else(|_| unreachable!("validated just above"));
+    Ok(Zeroizing::new(text))
 }
 
 /// The largest env file envx reads (64 MiB): far above any real one, small enough that a

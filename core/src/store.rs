@@ -44,6 +44,9 @@ pub fn store_private_key(
 /// # Errors
 /// I/O errors; the file is then unchanged.
 pub fn save_if_changed(file: &EnvFile, original: &str) -> Result<bool> {
+    if !file.document().is_modified() {
+        return Ok(false);
+    }
     let text = zeroize::Zeroizing::new(file.document().to_string());
     if text.as_str() == original {
         return Ok(false);

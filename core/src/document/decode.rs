@@ -31,6 +31,16 @@ fn is_terminator(c: char) -> bool {
 /// separators U+2028 and U+2029 inside an unquoted value, which this reproduces: from each
 /// line start that holds a quote, up to the last same quote that ends a line.
 fn strip_quotes(raw: &str) -> String {
+    // U+2028 and U+2029 are the only terminators outside ASCII; both start with byte 0xE2.
+    if !raw.bytes().any(|b| b == b'\n' || b == b'\r' || b == 0xe2) {
+        // One line: only the quotes at both ends can match.
+        return match raw.chars().next() {
+            Some(q @ ('\'' | '"' | '`')) if raw.len() >= 2 && raw.ends_with(q) => {
+                raw[1..raw.len() - 1].to_owned()
+            }
+            _ => raw.to_owned(),
+        };
+    }
     let mut out = String::with_capacity(raw.len());
     let mut pos = 0;
     let mut start = 0;

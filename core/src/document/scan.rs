@@ -87,7 +87,20 @@ impl<'t> Scanner<'t> {
     /// The end of the run of whitespace starting at `pos`.
     fn skip_space(&self, pos: usize) -> usize {
         let rest = &self.text[pos..];
-        pos + rest.find(|c: char| !is_js_space(c)).unwrap_or(rest.len())
+        // Most runs are empty or ASCII: look at bytes first.
+        match rest
+            .bytes()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        {
+            Some(i) if rest.as_bytes()[i] < 0x80 => pos + i,
+            Some(i) => {
+                pos + i
+                    + rest[i..]
+                        .find(|c: char| !is_js_space(c))
+                        .unwrap_or(rest.len() - i)
+            }
+            None => self.text.len(),
+        }
     }
 
     /// Is `pos` at the start of a line?
@@ -164,7 +177,10 @@ impl<'t> Scanner<'t> {
             return found;
         }
         let rest = &self.text[start..];
-        let len = rest.find(['#', '\r', '\n']).unwrap_or(rest.len());
+        let len = rest
+            .bytes()
+            .position(|b| matches!(b, b'#' | b'\r' | b'\n'))
+            .unwrap_or(rest.len());
         if len > 0 {
             let group = &self.text[start..start + len];
             let trimmed = js_trim(group);

@@ -329,10 +329,15 @@ proptest! {
 
     #[test]
     fn env_like_text_round_trips_and_survives_same_value_edits(
-        text in "([A-Za-z_.-]{0,4}|[ =:#'\"`\\\\\r\n\t]|export |\u{feff}|\u{2028}|x){0,40}"
+        text in "([A-Za-z_.-]{0,4}|[ =:#'\"`\\\\\r\n\t]|export |encrypted:|\u{feff}|\u{2028}|x){0,40}"
     ) {
         let mut doc = Document::parse(&text);
         prop_assert_eq!(doc.to_string(), text.clone());
+        for entry in doc.entries() {
+            for prefix in ["encrypted:", "x", ""] {
+                prop_assert_eq!(entry.value_starts_with(prefix), entry.value().starts_with(prefix));
+            }
+        }
         let raws: Vec<String> = doc.entries().iter().map(|e| e.raw().to_owned()).collect();
         for (i, raw) in raws.iter().enumerate() {
             doc.set_raw(i, raw);
