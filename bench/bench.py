@@ -157,6 +157,7 @@ def main():
         measured = json.loads(out.stdout)
         row["limit"] = measured["seconds"]
         row["envx_sequential"] = measured["envx_seconds"]
+        row["pays_from"] = measured["parallel_pays_from"]
         if n <= 1000 or not args.quick:
             k = dx_runs(n)
             row["dx_run"] = median_time(k, [dotenvx, "run", "-f", ".env.bench", "--", "true"], folder, env)
@@ -195,6 +196,8 @@ def report(row):
     print(f"  {'encrypt again (no change)':<34}{fmt(row['envx_reencrypt'])}   = {100 * row['envx_reencrypt'] / row['envx_encrypt']:5.1f}% of a fresh encrypt")
     print(f"  {'crypto limit (1 thread, in-process)':<34}{fmt(row['limit'])}")
     print(f"  {'envx decrypt path (1 thread, in-process)':<34}{fmt(row['envx_sequential'])}   / limit = {row['envx_sequential'] / row['limit']:5.2f}x")
+    if row["pays_from"] is not None:
+        print(f"  {'threads beat one thread from':<34}{row['pays_from']:6d} values (in-process)")
     print(f"  {'envx decrypt --stdout (whole command)':<34}{fmt(row['envx_decrypt'])}   / limit = {row['envx_decrypt'] / row['limit']:5.2f}x")
     print(f"  {'peak memory, envx run':<34}{row['envx_rss'] / 1024:9.1f} MiB" + (f"   dotenvx {row['dx_rss'] / 1024:6.1f} MiB" if "dx_rss" in row else ""))
     sys.stdout.flush()

@@ -109,7 +109,28 @@ fn main() {
     }
     let envx_seconds = start.elapsed().as_secs_f64();
     assert!(decrypted > 0 || n == 0);
-    println!("{{\"n\": {n}, \"seconds\": {seconds}, \"envx_seconds\": {envx_seconds}}}");
+
+    // Where threads start to pay: the smallest count at which spreading the work over the
+    // cores beats one thread (best of 5 each, on this file's first values).
+    let entries: Vec<_> = file.document().entries().iter().skip(1).collect();
+    let best = |count: usize, parallel_from: usize| {
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                let results = decryptor.decrypt_many_from(&entries[..count], parallel_from);
+                assert!(results.iter().all(Result::is_ok));
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    let pays_from = [2usize, 4, 8, 16, 32, 64, 128, 256]
+        .into_iter()
+        .filter(|&count| count <= entries.len())
+        .find(|&count| best(count, 0) < best(count, usize::MAX))
+        .map_or("null".to_owned(), |c| c.to_string());
+    println!(
+        "{{\"n\": {n}, \"seconds\": {seconds}, \"envx_seconds\": {envx_seconds}, \"parallel_pays_from\": {pays_from}}}"
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -155,9 +155,14 @@ impl Document {
     /// Parses `text`. Never fails: text that is not an assignment is kept as it is (and its
     /// lines are listed by [`Document::stray_lines`]).
     pub fn parse(text: &str) -> Self {
-        let scanned = scan::scan(text);
+        Self::parse_owned(text.to_owned())
+    }
+
+    /// As [`Document::parse`], taking the text without copying it.
+    pub fn parse_owned(text: String) -> Self {
+        let scanned = scan::scan(&text);
         Self {
-            source: text.to_owned(),
+            source: text,
             entries: scanned.entries,
             stray: scanned.stray,
             inserted: None,

@@ -27,8 +27,8 @@ impl EnvFile {
     /// # Errors
     /// I/O, encoding, [`Error::MalformedLine`] and [`Error::InvalidPublicKey`].
     pub fn open(path: &Path) -> Result<Self> {
-        let text = read_text(path)?;
-        Self::from_text(path, &text)
+        let mut text = read_text(path)?;
+        Self::from_document(path, Document::parse_owned(std::mem::take(&mut *text)))
     }
 
     /// Parses `text` as the contents of `path`.
@@ -36,7 +36,10 @@ impl EnvFile {
     /// # Errors
     /// [`Error::MalformedLine`] and [`Error::InvalidPublicKey`].
     pub fn from_text(path: &Path, text: &str) -> Result<Self> {
-        let doc = Document::parse(text);
+        Self::from_document(path, Document::parse(text))
+    }
+
+    fn from_document(path: &Path, doc: Document) -> Result<Self> {
         if let Some(&line) = doc.stray_lines().first() {
             return Err(Error::MalformedLine {
                 path: path.to_owned(),
@@ -148,9 +151,11 @@ impl EnvFile {
     }
 }
 
-/// From this many encrypted values on, decryption is spread over threads (below it, starting
-/// threads costs more than it saves; measured with `bench/bench.py`).
-pub const PARALLEL_THRESHOLD: usize = 256;
+/// From this many values on, decryption and encryption are spread over threads. On the
+/// developers' 2-core machine threads beat one thread from 8 to 16 values (one decryption costs
+/// about 40 µs, starting a thread a few); `bench/bench.py` prints the crossover it measures.
+/// The margin keeps small files, the common case, on one thread.
+pub const PARALLEL_THRESHOLD: usize = 32;
 
 /// Does a raw value open a quote that does not close at its end? dotenvx reads such a value
 /// literally (quote included) and parses the following lines as new keys, which silently
@@ -243,8 +248,18 @@ impl Decryptor {
     /// spread over the machine's cores; the results (and so any error reported first) are the
     /// same as a sequential run's.
     pub fn decrypt_many(&self, entries: &[&Entry]) -> Vec<Result<SecretString>> {
+        self.decrypt_many_from(entries, PARALLEL_THRESHOLD)
+    }
+
+    /// As [`Decryptor::decrypt_many`], with threads from `parallel_from` entries on (the
+    /// benchmark uses this to find where threads start to pay).
+    pub fn decrypt_many_from(
+        &self,
+        entries: &[&Entry],
+        parallel_from: usize,
+    ) -> Vec<Result<SecretString>> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        if entries.len() < PARALLEL_THRESHOLD || threads < 2 {
+        if entries.len() < parallel_from || threads < 2 {
             return entries.iter().map(|e| self.decrypt(e)).collect();
         }
         let chunk = entries.len().div_ceil(threads);
@@ -300,7 +315,7 @@ mod tests {
     fn parallel_decryption_matches_sequential() {
         let key = PrivateKey::generate();
         let mut text = format!("DOTENV_PUBLIC_KEY=\"{}\"\n", key.public_key().to_hex());
-        for i in 0..(PARALLEL_THRESHOLD * 2 + 7) {
+        for i in 0..(PARALLEL_THRESHOLD.max(300) * 2 + 7) {
             let mut stored = encrypt_value(key.public_key(), format!("value-{i}").as_bytes());
             if i == 300 || i == 450 {
                 stored.replace_range(40..41, "*");

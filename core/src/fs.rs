@@ -30,7 +30,9 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>> {
     }
     let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
     let line_of = |offset: usize| 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
-    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+    if bytes.contains(&0)
+        && let Some(nul) = bytes.iter().position(|&b| b == 0)
+    {
         return Err(Error::NulByte {
             path: path.to_owned(),
             line: line_of(nul),

@@ -203,3 +203,78 @@ fn quoted(quote: Option<char>, text: &str) -> String {
         None => text.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::fs;
+
+    use super::*;
+    use crate::discover::{KeySearch, KeysFileCache};
+    use crate::keys_file::append_key;
+
+    fn setup(dir: &Path) -> (PathBuf, PathBuf, PrivateKey) {
+        let key = PrivateKey::generate();
+        let env = dir.join(".env.production");
+        let stored = encrypt_value(key.public_key(), b"secret-value");
+        let text = format!(
+            "DOTENV_PUBLIC_KEY_PRODUCTION=\"{}\"\nA={stored}\nB=plain\n",
+            key.public_key().to_hex()
+        );
+        fs::write(&env, text).unwrap();
+        let keys = dir.join(".env.keys");
+        fs::write(
+            &keys,
+            append_key(None, &env, "DOTENV_PRIVATE_KEY_PRODUCTION", &key).as_bytes(),
+        )
+        .unwrap();
+        (env, keys, key)
+    }
+
+    fn prepare(env: &Path) -> Rotation {
+        let file = EnvFile::open(env).unwrap();
+        let vars = HashMap::new();
+        let search = KeySearch {
+            env: &vars,
+            keys_files: &[],
+            supplied: &[],
+            cwd: None,
+            strict_permissions: false,
+        };
+        let decryptor = file
+            .decryptor(&search, &mut KeysFileCache::default())
+            .unwrap();
+        Rotation::prepare(file, &decryptor).unwrap()
+    }
+
+    #[test]
+    fn rotation_reencrypts_and_replaces_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (env, keys, old) = setup(dir.path());
+        let rotation = prepare(&env);
+        assert_eq!(rotation.reencrypted(), 1);
+        rotation.commit().unwrap();
+        let keys_text = fs::read_to_string(&keys).unwrap();
+        assert!(!keys_text.contains(old.expose_hex().as_str()));
+        let text = fs::read_to_string(&env).unwrap();
+        assert!(!text.contains(&old.public_key().to_hex()) && text.contains("\nB=plain\n"));
+    }
+
+    #[test]
+    fn a_failed_write_leaves_both_files_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let (env, keys, _) = setup(dir.path());
+        let keys_before = fs::read(&keys).unwrap();
+        let rotation = prepare(&env);
+        // The env file can no longer be replaced: a non-empty folder now stands at its path.
+        fs::remove_file(&env).unwrap();
+        fs::create_dir(&env).unwrap();
+        fs::write(env.join("keep"), "x").unwrap();
+        assert!(rotation.commit().is_err());
+        assert_eq!(
+            fs::read(&keys).unwrap(),
+            keys_before,
+            "the keys file was not restored"
+        );
+    }
+}

@@ -321,3 +321,17 @@ fn redact_forwards_sigterm_to_the_child() {
     assert_eq!(lines.next().unwrap().unwrap(), "got-term");
     assert_eq!(child.wait().unwrap().code(), Some(7));
 }
+
+#[test]
+fn a_malformed_e_pair_is_not_echoed() {
+    let dir = case_dir("simple");
+    let out = envx(dir.path())
+        .args(["run", "-e", "sk_live_typed_without_key", "--", "true"])
+        .assert()
+        .code(2);
+    let err = stderr_of(out.get_output());
+    assert!(
+        err.contains("-e expects KEY=VALUE") && !err.contains("sk_live_typed"),
+        "{err}"
+    );
+}

@@ -194,10 +194,10 @@ fn injected(
     }
     for pair in &args.assignments {
         let Some((key, value)) = pair.split_once('=') else {
-            return Err(Failure::usage(format!(
-                "-e expects KEY=VALUE, got {key:?}",
-                key = pair.split('=').next().unwrap_or("")
-            )));
+            // Not echoed: a value given without its key may be a secret.
+            return Err(Failure::usage(
+                "-e expects KEY=VALUE (an argument has no '=')",
+            ));
         };
         if is_private_key_var(key) {
             return Err(Failure::usage(format!(
