@@ -89,8 +89,13 @@ pub fn encrypt_values(
     plaintexts: &[&[u8]],
     parallel_from: usize,
 ) -> Vec<String> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if plaintexts.len() < parallel_from || threads < 2 {
+    // Asking for the core count reads cgroup files: only worth it with enough values.
+    let threads = if plaintexts.len() < parallel_from {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    if threads < 2 {
         return plaintexts
             .iter()
             .map(|p| encrypt_value(recipient, p))

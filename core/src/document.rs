@@ -18,10 +18,9 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
+use crate::secret::wipe;
 use std::fmt;
 use std::ops::Range;
-
-use zeroize::Zeroize as _;
 
 pub use encode::encode_value;
 
@@ -136,7 +135,7 @@ impl fmt::Debug for Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        self.raw.zeroize();
+        wipe(&mut self.raw);
     }
 }
 
@@ -168,6 +167,11 @@ impl Document {
             inserted: None,
             removed: Vec::new(),
         }
+    }
+
+    /// The text as it was parsed: edits are kept apart and applied only by `to_string`.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The assignments, in file order, duplicates included.
@@ -204,7 +208,7 @@ impl Document {
     pub fn ends_with_newline(&self) -> bool {
         let mut text = self.render();
         let ends = text.ends_with(['\n', '\r']);
-        text.zeroize();
+        wipe(&mut text);
         ends
     }
 
@@ -212,7 +216,7 @@ impl Document {
     pub fn is_blank(&self) -> bool {
         let mut text = self.render();
         let blank = text.chars().all(scan::is_js_space);
-        text.zeroize();
+        wipe(&mut text);
         blank
     }
 
@@ -231,7 +235,7 @@ impl Document {
         {
             return;
         }
-        entry.raw.zeroize();
+        wipe(&mut entry.raw);
         entry.raw = raw.to_owned();
         entry.edited = true;
     }
@@ -241,7 +245,7 @@ impl Document {
     pub fn push(&mut self, key: &str, raw: &str) -> usize {
         let mut text = self.render();
         let line = text.split_inclusive('\n').count() + 1;
-        text.zeroize();
+        wipe(&mut text);
         self.entries.push(Entry {
             key: key.to_owned(),
             line,
@@ -336,7 +340,7 @@ impl fmt::Display for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut text = self.render();
         let result = f.write_str(&text);
-        text.zeroize();
+        wipe(&mut text);
         result
     }
 }
@@ -352,9 +356,9 @@ impl fmt::Debug for Document {
 
 impl Drop for Document {
     fn drop(&mut self) {
-        self.source.zeroize();
+        wipe(&mut self.source);
         if let Some((_, text)) = &mut self.inserted {
-            text.zeroize();
+            wipe(text);
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::fs::read_text;
 use crate::keys::PublicKey;
 use crate::names::{KeyNames, PUBLIC_KEY_PREFIX};
 use crate::secret::SecretString;
+use zeroize::Zeroizing;
 
 /// An env file read from disk and parsed.
 pub struct EnvFile {
@@ -27,7 +28,15 @@ impl EnvFile {
     /// # Errors
     /// I/O, encoding, [`Error::MalformedLine`] and [`Error::InvalidPublicKey`].
     pub fn open(path: &Path) -> Result<Self> {
-        let mut text = read_text(path)?;
+        Self::from_owned_text(path, read_text(path)?)
+    }
+
+    /// Parses `text` as the contents of `path`, taking it over (no copy; the document
+    /// zeroizes it when dropped).
+    ///
+    /// # Errors
+    /// [`Error::MalformedLine`] and [`Error::InvalidPublicKey`].
+    pub fn from_owned_text(path: &Path, mut text: Zeroizing<String>) -> Result<Self> {
         Self::from_document(path, Document::parse_owned(std::mem::take(&mut *text)))
     }
 
@@ -258,8 +267,13 @@ impl Decryptor {
         entries: &[&Entry],
         parallel_from: usize,
     ) -> Vec<Result<SecretString>> {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        if entries.len() < parallel_from || threads < 2 {
+        // Asking for the core count reads cgroup files: only worth it with enough values.
+        let threads = if entries.len() < parallel_from {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        };
+        if threads < 2 {
             return entries.iter().map(|e| self.decrypt(e)).collect();
         }
         let chunk = entries.len().div_ceil(threads);

@@ -38,17 +38,17 @@ pub fn store_private_key(
     write_atomic(keys_path, text.as_bytes(), NewFileMode::Private)
 }
 
-/// Writes `file`'s document back to its path if it differs from `original`. Returns whether
-/// it wrote.
+/// Writes `file`'s document back to its path if it differs from the text it was parsed from.
+/// Returns whether it wrote.
 ///
 /// # Errors
 /// I/O errors; the file is then unchanged.
-pub fn save_if_changed(file: &EnvFile, original: &str) -> Result<bool> {
+pub fn save_if_changed(file: &EnvFile) -> Result<bool> {
     if !file.document().is_modified() {
         return Ok(false);
     }
     let text = zeroize::Zeroizing::new(file.document().to_string());
-    if text.as_str() == original {
+    if text.as_str() == file.document().source() {
         return Ok(false);
     }
     write_atomic(file.path(), text.as_bytes(), NewFileMode::Default)?;

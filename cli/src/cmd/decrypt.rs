@@ -4,7 +4,7 @@ use clap::Args;
 use envx_core::discover::KeysFileCache;
 use envx_core::edit;
 use envx_core::envfile::EnvFile;
-use envx_core::fs::{lock_folders, read_text};
+use envx_core::fs::lock_folders;
 use envx_core::store::save_if_changed;
 use zeroize::Zeroizing;
 
@@ -39,22 +39,21 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     };
     let mut planned = Vec::new();
     for path in files {
-        let original = read_text(&path)?;
-        let mut file = EnvFile::from_text(&path, &original)?;
+        let mut file = EnvFile::open(&path)?;
         let decryptor = file.decryptor(&search, &mut cache)?;
         let changed = edit::decrypt(&mut file, &decryptor, &selection)?;
-        planned.push((file, original, changed));
+        planned.push((file, changed));
     }
     ui.warn_loose_keys_files(cache.loose_files());
     if args.stdout {
         let mut out = Zeroizing::new(String::new());
-        for (file, _, _) in &planned {
+        for (file, _) in &planned {
             out.push_str(&file.document().to_string());
         }
         return print_stdout(&out);
     }
-    for (file, original, changed) in &planned {
-        save_if_changed(file, original)?;
+    for (file, changed) in &planned {
+        save_if_changed(file)?;
         let path = show(file.path());
         let count = changed.len();
         let values = if count == 1 { "value" } else { "values" };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use envx_core::edit::{self, NewKeyPair};
 use envx_core::envfile::EnvFile;
-use envx_core::fs::{lock_folders, read_text};
+use envx_core::fs::lock_folders;
 use envx_core::store::{keys_file_beside, save_if_changed, store_private_key};
 use zeroize::Zeroizing;
 
@@ -29,7 +29,6 @@ pub struct EncryptArgs {
 
 struct Planned {
     file: EnvFile,
-    original: Zeroizing<String>,
     new_pair: Option<NewKeyPair>,
     changed: Vec<String>,
 }
@@ -48,8 +47,7 @@ pub fn run(args: &EncryptArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure>
     };
     let mut planned = Vec::new();
     for path in files {
-        let original = read_text(&path)?;
-        let mut file = EnvFile::from_text(&path, &original)?;
+        let mut file = EnvFile::open(&path)?;
         if file.public_key().is_none() && args.stdout {
             return Err(Failure::new(format!(
                 "{} has no public key yet, and --stdout writes no files, so a new private key would be lost",
@@ -64,7 +62,6 @@ pub fn run(args: &EncryptArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure>
         let changed = edit::encrypt(&mut file, &public, &selection);
         planned.push(Planned {
             file,
-            original,
             new_pair,
             changed,
         });
@@ -88,7 +85,7 @@ pub fn run(args: &EncryptArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure>
         }
     }
     for plan in &planned {
-        save_if_changed(&plan.file, &plan.original)?;
+        save_if_changed(&plan.file)?;
         report(plan, &args.files.keys_files, ui);
     }
     Ok(Exit::Success)

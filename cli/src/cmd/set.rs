@@ -63,7 +63,7 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     locked.extend(args.keys_files.iter().cloned());
     let _locks = lock_folders(&locked)?;
     let original = read_text_if_exists(path)?.unwrap_or_else(|| Zeroizing::new(String::new()));
-    let mut file = EnvFile::from_text(path, &original)?;
+    let mut file = EnvFile::from_owned_text(path, original)?;
     let plain = args.plain || args.key.ends_with(edit::PLAIN_SUFFIX);
 
     let new_pair = if plain {
@@ -112,7 +112,7 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             show(&keys_path)
         ));
     }
-    save_if_changed(&file, &original)?;
+    save_if_changed(&file)?;
     let how = if plain { "in plaintext" } else { "encrypted" };
     let what = match outcome {
         SetOutcome::Added => "added",
