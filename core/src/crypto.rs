@@ -28,6 +28,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::keys::{PrivateKey, PublicKey};
+use crate::parallel::{InOrder, map_in_order};
 
 /// The text that marks an encrypted value.
 pub const ENCRYPTED_PREFIX: &str = "encrypted:";
@@ -88,39 +89,8 @@ pub fn encrypt_values(
     recipient: &PublicKey,
     plaintexts: &[&[u8]],
     parallel_from: usize,
-) -> Vec<String> {
-    // Asking for the core count reads cgroup files: only worth it with enough values.
-    let threads = if plaintexts.len() < parallel_from {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    };
-    if threads < 2 {
-        return plaintexts
-            .iter()
-            .map(|p| encrypt_value(recipient, p))
-            .collect();
-    }
-    let chunk = plaintexts.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = plaintexts
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| encrypt_value(recipient, p))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+) -> InOrder<String> {
+    map_in_order(plaintexts, parallel_from, |p| encrypt_value(recipient, p))
 }
 
 /// Opens a stored value (`encrypted:<base64>`, or the base64 alone) with `key`.

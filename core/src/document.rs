@@ -21,6 +21,7 @@ mod tests;
 use crate::secret::wipe;
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 pub use encode::encode_value;
 
@@ -69,10 +70,13 @@ pub struct Entry {
     region: Option<Range<usize>>,
     /// Whole lines of the assignment, line break included: what [`Document::remove`] drops.
     lines: Range<usize>,
-    /// The current raw value: trimmed, quotes included.
-    raw: String,
-    /// Has the region been replaced by `=` + `raw`?
-    edited: bool,
+    /// The text the entry was parsed from, shared with its document, so that a value is
+    /// not copied out of it just to be read.
+    source: Arc<String>,
+    /// The raw value as parsed (trimmed, quotes included): a range of `source`.
+    parsed: Range<usize>,
+    /// The raw value an edit set. When present, the region is rewritten to `=` + this.
+    edited: Option<String>,
 }
 
 impl Entry {
@@ -88,25 +92,28 @@ impl Entry {
 
     /// The raw value: trimmed, quotes included; empty when there is none.
     pub fn raw(&self) -> &str {
-        &self.raw
+        match &self.edited {
+            Some(raw) => raw,
+            None => &self.source[self.parsed.clone()],
+        }
     }
 
     /// The quote style.
     pub fn quote(&self) -> Quote {
-        Quote::of(&self.raw)
+        Quote::of(self.raw())
     }
 
     /// The decoded value: quotes removed and escapes applied as dotenvx does. Variables are not
     /// expanded here (see [`crate::expand`]).
     pub fn value(&self) -> String {
-        decode::decode(&self.raw)
+        decode::decode(self.raw())
     }
 
     /// Does the decoded value start with `prefix`? Cheaper than [`Entry::value`] for the
     /// common question "is this value encrypted?": no copy, no escape processing. (`prefix`
     /// must not start with a quote character or contain a backslash or line break.)
     pub fn value_starts_with(&self, prefix: &str) -> bool {
-        let raw = self.raw.as_str();
+        let raw = self.raw();
         match self.quote().as_char() {
             // Decoding removes the opening quote; escapes and line breaks cannot touch a prefix
             // free of backslashes and line breaks.
@@ -135,13 +142,15 @@ impl fmt::Debug for Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        wipe(&mut self.raw);
+        if let Some(raw) = &mut self.edited {
+            wipe(raw);
+        }
     }
 }
 
 /// A parsed `.env` text.
 pub struct Document {
-    source: String,
+    source: Arc<String>,
     entries: Vec<Entry>,
     stray: Vec<usize>,
     /// Text inserted by [`Document::insert_at_start`], and the offset it goes to.
@@ -159,9 +168,10 @@ impl Document {
 
     /// As [`Document::parse`], taking the text without copying it.
     pub fn parse_owned(text: String) -> Self {
-        let scanned = scan::scan(&text);
+        let source = Arc::new(text);
+        let scanned = scan::scan(&source);
         Self {
-            source: text,
+            source,
             entries: scanned.entries,
             stray: scanned.stray,
             inserted: None,
@@ -192,7 +202,9 @@ impl Document {
 
     /// Has anything been changed since parsing?
     pub fn is_modified(&self) -> bool {
-        self.inserted.is_some() || !self.removed.is_empty() || self.entries.iter().any(|e| e.edited)
+        self.inserted.is_some()
+            || !self.removed.is_empty()
+            || self.entries.iter().any(|e| e.edited.is_some())
     }
 
     /// `"\r\n"` when the text uses CRLF line ends, else `"\n"`.
@@ -229,15 +241,16 @@ impl Document {
     /// When `index` is out of range.
     pub fn set_raw(&mut self, index: usize, raw: &str) {
         let entry = &mut self.entries[index];
-        if !entry.edited
+        if entry.edited.is_none()
             && let Some(region) = &entry.region
             && self.source[region.clone()].strip_prefix('=') == Some(raw)
         {
             return;
         }
-        wipe(&mut entry.raw);
-        entry.raw = raw.to_owned();
-        entry.edited = true;
+        if let Some(old) = &mut entry.edited {
+            wipe(old);
+        }
+        entry.edited = Some(raw.to_owned());
     }
 
     /// Appends `KEY=<raw>` and a line break, after a line break of its own when the text does
@@ -252,8 +265,9 @@ impl Document {
             exported: false,
             region: None,
             lines: 0..0,
-            raw: raw.to_owned(),
-            edited: true,
+            source: Arc::clone(&self.source),
+            parsed: 0..0,
+            edited: Some(raw.to_owned()),
         });
         self.entries.len() - 1
     }
@@ -298,7 +312,7 @@ impl Document {
             pieces.push((*offset..*offset, Piece::Insert(text)));
         }
         for entry in &self.entries {
-            if let (Some(region), true) = (&entry.region, entry.edited) {
+            if let (Some(region), true) = (&entry.region, entry.edited.is_some()) {
                 pieces.push((region.clone(), Piece::Edit(entry)));
             }
         }
@@ -315,7 +329,7 @@ impl Document {
                 Piece::Insert(text) => out.push_str(text),
                 Piece::Edit(entry) => {
                     out.push('=');
-                    out.push_str(&entry.raw);
+                    out.push_str(entry.raw());
                 }
                 Piece::Remove => {}
             }
@@ -329,7 +343,7 @@ impl Document {
             }
             out.push_str(&entry.key);
             out.push('=');
-            out.push_str(&entry.raw);
+            out.push_str(entry.raw());
             out.push_str(ending);
         }
         out
@@ -356,7 +370,11 @@ impl fmt::Debug for Document {
 
 impl Drop for Document {
     fn drop(&mut self) {
-        wipe(&mut self.source);
+        // Entries share the text; once they are gone the document holds the only reference.
+        self.entries.clear();
+        if let Some(source) = Arc::get_mut(&mut self.source) {
+            wipe(source);
+        }
         if let Some((_, text)) = &mut self.inserted {
             wipe(text);
         }

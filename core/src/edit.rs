@@ -120,7 +120,7 @@ pub fn decrypt(
         .iter()
         .filter(|e| selection.contains(e.key()) && e.value_starts_with(ENCRYPTED_PREFIX))
         .collect();
-    let mut decrypted = decryptor.decrypt_many(&selected).into_iter();
+    let mut decrypted = decryptor.decrypt_many(&selected);
     let mut plan = Vec::new();
     let mut defined: HashSet<&str> = HashSet::new();
     for (index, entry) in entries.iter().enumerate() {

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::fs::read_text;
 use crate::keys::PublicKey;
 use crate::names::{KeyNames, PUBLIC_KEY_PREFIX};
+use crate::parallel::{InOrder, map_in_order};
 use crate::secret::SecretString;
 use zeroize::Zeroizing;
 
@@ -256,7 +257,7 @@ impl Decryptor {
     /// Decrypts `entries`, in order. With at least [`PARALLEL_THRESHOLD`] of them the work is
     /// spread over the machine's cores; the results (and so any error reported first) are the
     /// same as a sequential run's.
-    pub fn decrypt_many(&self, entries: &[&Entry]) -> Vec<Result<SecretString>> {
+    pub fn decrypt_many(&self, entries: &[&Entry]) -> InOrder<Result<SecretString>> {
         self.decrypt_many_from(entries, PARALLEL_THRESHOLD)
     }
 
@@ -266,32 +267,8 @@ impl Decryptor {
         &self,
         entries: &[&Entry],
         parallel_from: usize,
-    ) -> Vec<Result<SecretString>> {
-        // Asking for the core count reads cgroup files: only worth it with enough values.
-        let threads = if entries.len() < parallel_from {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        };
-        if threads < 2 {
-            return entries.iter().map(|e| self.decrypt(e)).collect();
-        }
-        let chunk = entries.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = entries
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|e| self.decrypt(e)).collect::<Vec<_>>())
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| {
-                    w.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+    ) -> InOrder<Result<SecretString>> {
+        map_in_order(entries, parallel_from, |e| self.decrypt(e))
     }
 
     fn failed(&self, entry: &Entry, cause: CryptoError) -> Error {
@@ -353,7 +330,7 @@ mod tests {
             .decryptor(&search, &mut KeysFileCache::default())
             .unwrap();
         let entries: Vec<&Entry> = file.document().entries().iter().skip(1).collect();
-        let parallel = decryptor.decrypt_many(&entries);
+        let parallel: Vec<_> = decryptor.decrypt_many(&entries).collect();
         let sequential: Vec<_> = entries.iter().map(|e| decryptor.decrypt(e)).collect();
         assert_eq!(parallel.len(), sequential.len());
         for (p, s) in parallel.iter().zip(&sequential) {

@@ -56,6 +56,7 @@ pub mod keys_file;
 pub mod load;
 pub mod merge;
 pub mod names;
+pub mod parallel;
 pub mod policy;
 pub mod redact;
 pub mod rotate;

@@ -1,17 +1,17 @@
 //! Loading env files into memory: decrypt, expand, and return a map. Nothing here touches the
 //! process environment; the caller decides what to do with the result.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::crypto::is_encrypted;
+use crate::crypto::ENCRYPTED_PREFIX;
 use crate::discover::{KeySearch, KeySource, KeysFileCache};
 use crate::document::Quote;
 use crate::envfile::EnvFile;
 use crate::error::{Error, Result};
 use crate::expand::{self, Mode, Vars};
 use crate::keys::PublicKey;
-use crate::secret::SecretString;
+use crate::secret::{SecretMap, SecretString};
 
 /// Runs the command of a `$(...)` substitution with the variables loaded so far and returns
 /// its standard output, or a message (never the output) when it fails.
@@ -82,9 +82,9 @@ impl Loaded {
 struct Scope<'a> {
     env: &'a HashMap<String, String>,
     /// Values from files already loaded (first wins, or last with `overload`).
-    earlier: &'a HashMap<String, String>,
+    earlier: &'a SecretMap,
     /// Values of the file being loaded so far (last wins).
-    running: &'a HashMap<String, String>,
+    running: &'a SecretMap,
     overload: bool,
 }
 
@@ -97,12 +97,12 @@ impl Vars for Scope<'_> {
                 self.earlier.get(name).or_else(|| self.running.get(name))
             }
         };
-        let found = if self.overload {
-            file().or_else(|| self.env.get(name))
+        let env = || self.env.get(name).map(String::as_str);
+        if self.overload {
+            file().or_else(env)
         } else {
-            self.env.get(name).or_else(file)
-        };
-        found.map(String::as_str)
+            env().or_else(file)
+        }
     }
 }
 
@@ -121,7 +121,8 @@ impl Vars for Scope<'_> {
 pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
     let env = options.env;
     let mut cache = KeysFileCache::default();
-    let mut earlier: HashMap<String, String> = HashMap::new();
+    // Only files after the current one read `earlier`: the last file's values are not copied.
+    let mut earlier = SecretMap::default();
     let mut variables: Vec<Variable> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     let mut files = Vec::new();
@@ -139,30 +140,32 @@ pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
                 commands: options.commands.as_deref_mut(),
             },
         )?;
+        let more_files = file_index + 1 < paths.len();
         for (key, value, line, encrypted) in values {
+            if more_files && (options.overload || !earlier.contains(&key)) {
+                earlier.insert(key.clone(), value.clone());
+            }
             let from_env = !options.overload && env.contains_key(&key);
             let shown = match env.get(&key) {
                 Some(env_value) if from_env => SecretString::new(env_value.clone()),
-                _ => value.clone(),
+                _ => value,
             };
+            let slot = index_of.get(&key).copied();
             let variable = Variable {
-                key: key.clone(),
+                key,
                 value: shown,
                 file: file_index,
                 line,
                 encrypted,
                 from_env,
             };
-            match index_of.get(&key) {
-                Some(&i) if options.overload => variables[i] = variable,
+            match slot {
+                Some(i) if options.overload => variables[i] = variable,
                 Some(_) => {}
                 None => {
-                    index_of.insert(key.clone(), variables.len());
+                    index_of.insert(variable.key.clone(), variables.len());
                     variables.push(variable);
                 }
-            }
-            if options.overload || !earlier.contains_key(&key) {
-                earlier.insert(key, value.expose_secret().to_owned());
             }
         }
         files.push(LoadedFile {
@@ -172,7 +175,6 @@ pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
             private_key,
         });
     }
-    zeroize_map(&mut earlier);
     Ok(Loaded {
         variables,
         files,
@@ -182,7 +184,7 @@ pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
 
 struct ScopeInputs<'s, 'r> {
     env: &'s HashMap<String, String>,
-    earlier: &'s HashMap<String, String>,
+    earlier: &'s SecretMap,
     overload: bool,
     commands: Option<&'s mut CommandRunner<'r>>,
 }
@@ -205,30 +207,29 @@ fn load_file(
     } else {
         None
     };
-    let mut running: HashMap<String, String> = HashMap::new();
-    let mut order: Vec<(String, usize, bool)> = Vec::new();
-    let mut position: HashMap<String, usize> = HashMap::new();
+    let mut running = SecretMap::default();
+    // The line of each key's last definition, and whether that value was encrypted.
+    let mut last: HashMap<&str, (usize, bool)> = HashMap::new();
 
     let entries = file.document().entries();
     let mut decrypted = match &decryptor {
         Some(d) => {
             let encrypted: Vec<_> = entries
                 .iter()
-                .filter(|e| is_encrypted(&e.value()))
+                .filter(|e| e.value_starts_with(ENCRYPTED_PREFIX))
                 .collect();
-            d.decrypt_many(&encrypted).into_iter()
+            d.decrypt_many(&encrypted)
         }
-        None => Vec::new().into_iter(),
+        None => Vec::new().into_iter().flatten(),
     };
     for entry in entries {
-        let stored = SecretString::new(entry.value());
-        let encrypted = is_encrypted(stored.expose_secret());
+        let encrypted = entry.value_starts_with(ENCRYPTED_PREFIX);
         let (text, mode) = match encrypted {
             true => match decrypted.next() {
                 Some(result) => (result?, Mode::Secret),
                 None => unreachable!("one decryption per encrypted entry"),
             },
-            false => (stored, Mode::Plain),
+            false => (SecretString::new(entry.value()), Mode::Plain),
         };
         let location = || (file.path().to_owned(), entry.line(), entry.key().to_owned());
         let value = if entry.quote() == Quote::Single {
@@ -243,25 +244,25 @@ fn load_file(
             let substituted =
                 substitute(&text, &scope_vars, scope.commands.as_deref_mut(), location)?;
             let source = substituted.as_ref().unwrap_or(&text);
-            SecretString::new(expand::expand(source.expose_secret(), mode, &scope_vars).to_string())
+            let mut expanded = expand::expand(source.expose_secret(), mode, &scope_vars);
+            SecretString::new(std::mem::take(&mut *expanded))
         };
-        running.insert(entry.key().to_owned(), value.expose_secret().to_owned());
-        match position.get(entry.key()) {
-            Some(&i) => order[i] = (entry.key().to_owned(), entry.line(), encrypted),
-            None => {
-                position.insert(entry.key().to_owned(), order.len());
-                order.push((entry.key().to_owned(), entry.line(), encrypted));
-            }
-        }
+        running.insert(entry.key().to_owned(), value);
+        last.insert(entry.key(), (entry.line(), encrypted));
     }
-    let values = order
-        .into_iter()
-        .map(|(key, line, encrypted)| {
-            let value = SecretString::new(running.get(&key).cloned().unwrap_or_default());
-            (key, value, line, encrypted)
+    // In order of first appearance, each with its last definition.
+    let mut seen = HashSet::new();
+    let values = entries
+        .iter()
+        .filter(|e| seen.insert(e.key()))
+        .map(|e| {
+            let (line, encrypted) = last.get(e.key()).copied().unwrap_or_default();
+            let value = running
+                .take(e.key())
+                .unwrap_or_else(|| SecretString::new(String::new()));
+            (e.key().to_owned(), value, line, encrypted)
         })
         .collect();
-    zeroize_map(&mut running);
     let matching = decryptor.as_ref().and_then(|d| d.matching());
     let source = matching.map(|c| c.source.clone());
     let key = matching.map(|c| c.key.clone());
@@ -282,16 +283,19 @@ fn substitute(
         let (path, line, key) = location();
         return Err(Error::CommandSubstitution { path, line, key });
     };
-    let mut visible: HashMap<String, String> = scope.env.clone();
-    for (k, v) in scope.earlier.iter().chain(scope.running.iter()) {
-        if scope.overload || !visible.contains_key(k) {
-            visible.insert(k.clone(), v.clone());
+    let mut visible = SecretMap::default();
+    for (k, v) in scope.env {
+        visible.insert(k.clone(), SecretString::new(v.clone()));
+    }
+    let files = scope.earlier.as_map().iter().chain(scope.running.as_map());
+    for (k, v) in files {
+        if scope.overload || !visible.contains(k) {
+            visible.insert(k.clone(), SecretString::new(v.clone()));
         }
     }
     let result = expand::substitute_commands(text.expose_secret(), &mut |command: &str| {
-        run(command, &visible)
+        run(command, visible.as_map())
     });
-    zeroize_map(&mut visible);
     match result {
         Ok(out) => Ok(Some(SecretString::new(out.to_string()))),
         Err(cause) => {
@@ -303,12 +307,6 @@ fn substitute(
                 cause,
             })
         }
-    }
-}
-
-fn zeroize_map(map: &mut HashMap<String, String>) {
-    for (_, mut value) in map.drain() {
-        zeroize::Zeroize::zeroize(&mut value);
     }
 }
 

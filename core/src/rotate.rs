@@ -56,10 +56,8 @@ impl Rotation {
             .iter()
             .map(|&i| &file.document().entries()[i])
             .collect();
-        let plaintexts: Vec<SecretString> = decryptor
-            .decrypt_many(&entries)
-            .into_iter()
-            .collect::<Result<_>>()?;
+        let plaintexts: Vec<SecretString> =
+            decryptor.decrypt_many(&entries).collect::<Result<_>>()?;
 
         let new_key = PrivateKey::generate();
         let public_name = file.names().public.clone();

@@ -27,6 +27,7 @@
 //! whitespace); `\w` is ASCII only; `.` and `$` stop at `\n`, `\r`, U+2028 and U+2029.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::Entry;
 
@@ -228,7 +229,8 @@ impl<'t> Scanner<'t> {
 }
 
 /// Scans `text` for assignments and for lines that are neither assignments nor comments.
-pub(super) fn scan(text: &str) -> Scanned {
+pub(super) fn scan(source: &Arc<String>) -> Scanned {
+    let text = source.as_str();
     let scanner = Scanner { text };
     let mut entries = Vec::new();
     let mut covered: Vec<Range<usize>> = Vec::new();
@@ -250,8 +252,9 @@ pub(super) fn scan(text: &str) -> Scanned {
                     exported: found.exported,
                     lines: whole_lines(text, found.key.start, found.raw.end.max(found.region.end)),
                     region: Some(found.region),
-                    raw: text[found.raw].to_owned(),
-                    edited: false,
+                    source: Arc::clone(source),
+                    parsed: found.raw,
+                    edited: None,
                 });
                 covered.push(start..found.end);
                 pos = found.end.max(start + 1);
