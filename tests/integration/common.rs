@@ -24,6 +24,14 @@ pub fn envx(dir: &Path) -> Command {
 }
 
 /// A temporary folder with a copy of `fixtures/dotenvx/<case>` in it.
+/// `envx set KEY VALUE -f FILE` in `dir`, which must succeed; the outcome, to inspect further.
+pub fn set_ok(dir: &Path, file: &str, key: &str, value: &str) -> assert_cmd::assert::Assert {
+    envx(dir)
+        .args(["set", key, value, "-f", file])
+        .assert()
+        .success()
+}
+
 pub fn case_dir(case: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("dotenvx").join(case), dir.path());

@@ -2,15 +2,12 @@
 
 use std::fs;
 
-use crate::common::{case_dir, envx, get_json, snapshot};
+use crate::common::{case_dir, envx, get_json, set_ok, snapshot};
 
 #[test]
 fn set_creates_file_and_key_pair_then_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    envx(dir.path())
-        .args(["set", "API_KEY", "sk_live_123", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "API_KEY", "sk_live_123");
     let text = fs::read_to_string(dir.path().join(".env.production")).unwrap();
     assert!(text.contains("DOTENV_PUBLIC_KEY_PRODUCTION=\""), "{text}");
     assert!(
@@ -31,10 +28,7 @@ fn set_creates_file_and_key_pair_then_is_idempotent() {
     }
 
     let before = snapshot(dir.path());
-    let out = envx(dir.path())
-        .args(["set", "API_KEY", "sk_live_123", "-f", ".env.production"])
-        .assert()
-        .success();
+    let out = set_ok(dir.path(), ".env.production", "API_KEY", "sk_live_123");
     assert_eq!(
         snapshot(dir.path()),
         before,
@@ -42,10 +36,7 @@ fn set_creates_file_and_key_pair_then_is_idempotent() {
     );
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("nothing changed"));
 
-    envx(dir.path())
-        .args(["set", "API_KEY", "sk_live_456", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "API_KEY", "sk_live_456");
     let map = get_json(dir.path(), ".env.production");
     assert_eq!(map["API_KEY"], "sk_live_456");
 }
@@ -73,10 +64,7 @@ fn set_replaces_in_place_keeping_the_quote_and_other_lines() {
     let dir = case_dir("quoting-styles");
     let path = dir.path().join(".env.production");
     let before = fs::read_to_string(&path).unwrap();
-    envx(dir.path())
-        .args(["set", "SINGLE", "new value", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "SINGLE", "new value");
     let after = fs::read_to_string(&path).unwrap();
     let changed: Vec<(&str, &str)> = before
         .lines()

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{envx, get_json, stderr_of};
+use crate::common::{envx, get_json, set_ok, stderr_of};
 
 /// `git` in `dir` with a scrubbed environment and a fixed identity.
 fn git(dir: &Path, args: &[&str]) -> Output {
@@ -45,10 +45,7 @@ fn repo() -> tempfile::TempDir {
         ("DB_PASSWORD", "hunter2-db"),
         ("REGION", "eu-west-1"),
     ] {
-        envx(dir.path())
-            .args(["set", key, value, "-f", ".env.production"])
-            .assert()
-            .success();
+        set_ok(dir.path(), ".env.production", key, value);
     }
     git_ok(dir.path(), &["add", "."]);
     git_ok(dir.path(), &["commit", "-q", "-m", "base"]);
@@ -60,10 +57,7 @@ fn git_diff_shows_plaintext_through_textconv() {
     let dir = repo();
     let tracked = git_ok(dir.path(), &["ls-files"]);
     assert!(!tracked.contains(".env.keys"), "{tracked}");
-    envx(dir.path())
-        .args(["set", "API_KEY", "new-api-key", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "API_KEY", "new-api-key");
     let diff = git_ok(dir.path(), &["diff"]);
     assert!(diff.contains("-API_KEY=\"old-api-key\""), "{diff}");
     assert!(diff.contains("+API_KEY=\"new-api-key\""), "{diff}");
@@ -99,10 +93,7 @@ fn textconv_never_runs_or_expands_anything() {
     let dir = repo();
     let marker = dir.path().join("marker");
     let payload = format!("$(touch {}) ${{DB_PASSWORD}}", marker.display());
-    envx(dir.path())
-        .args(["set", "EVIL", &payload, "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "EVIL", &payload);
     let out = envx(dir.path())
         .args(["textconv", ".env.production"])
         .assert()
@@ -121,20 +112,11 @@ fn textconv_never_runs_or_expands_anything() {
 fn branches_adding_different_keys_merge_cleanly() {
     let dir = repo();
     git_ok(dir.path(), &["checkout", "-q", "-b", "one"]);
-    envx(dir.path())
-        .args(["set", "FROM_ONE", "1", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "FROM_ONE", "1");
     git_ok(dir.path(), &["commit", "-q", "-am", "one"]);
     git_ok(dir.path(), &["checkout", "-q", "main"]);
-    envx(dir.path())
-        .args(["set", "FROM_MAIN", "2", "-f", ".env.production"])
-        .assert()
-        .success();
-    envx(dir.path())
-        .args(["set", "REGION", "us-east-1", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "FROM_MAIN", "2");
+    set_ok(dir.path(), ".env.production", "REGION", "us-east-1");
     git_ok(dir.path(), &["commit", "-q", "-am", "main"]);
     git_ok(dir.path(), &["merge", "-q", "--no-edit", "one"]);
     let values = get_json(dir.path(), ".env.production");
@@ -148,16 +130,10 @@ fn branches_adding_different_keys_merge_cleanly() {
 fn a_key_changed_on_both_branches_is_a_conflict_named_by_key() {
     let dir = repo();
     git_ok(dir.path(), &["checkout", "-q", "-b", "one"]);
-    envx(dir.path())
-        .args(["set", "API_KEY", "from-one", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "API_KEY", "from-one");
     git_ok(dir.path(), &["commit", "-q", "-am", "one"]);
     git_ok(dir.path(), &["checkout", "-q", "main"]);
-    envx(dir.path())
-        .args(["set", "API_KEY", "from-main", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "API_KEY", "from-main");
     git_ok(dir.path(), &["commit", "-q", "-am", "main"]);
     let out = git(dir.path(), &["merge", "--no-edit", "one"]);
     assert!(!out.status.success());
@@ -214,14 +190,8 @@ fn rotation_changes_every_value_and_the_public_key() {
 #[test]
 fn envx_diff_reports_each_kind_of_change_without_values() {
     let dir = repo();
-    envx(dir.path())
-        .args(["set", "API_KEY", "changed", "-f", ".env.production"])
-        .assert()
-        .success();
-    envx(dir.path())
-        .args(["set", "ADDED", "x", "-f", ".env.production"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.production", "API_KEY", "changed");
+    set_ok(dir.path(), ".env.production", "ADDED", "x");
     envx(dir.path())
         .args(["decrypt", "-k", "DB_PASSWORD", "-f", ".env.production"])
         .assert()

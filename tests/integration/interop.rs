@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{case_dir, cases, envx, get_json, read_json_map};
+use crate::common::{case_dir, cases, envx, get_json, read_json_map, set_ok};
 
 fn dotenvx_bin() -> Option<PathBuf> {
     let dir = std::env::var_os("ENVX_DOTENVX_DIR")?;
@@ -137,10 +137,7 @@ fn set_by_either_tool_into_the_others_file() {
     // envx creates the file; dotenvx adds to it; envx adds again; both read all.
     let dir = tempfile::tempdir().unwrap();
     for (key, value) in &values[..3] {
-        envx(dir.path())
-            .args(["set", key, value, "-f", ".env.shared"])
-            .assert()
-            .success();
+        set_ok(dir.path(), ".env.shared", key, value);
     }
     for (key, value) in &values[3..] {
         let out = dotenvx(&bin, dir.path())
@@ -153,10 +150,7 @@ fn set_by_either_tool_into_the_others_file() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    envx(dir.path())
-        .args(["set", "PLAIN", "changed", "-f", ".env.shared"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.shared", "PLAIN", "changed");
     let ours = get_json(dir.path(), ".env.shared");
     assert_eq!(ours, dotenvx_get(&bin, dir.path(), ".env.shared"));
     assert_eq!(ours["PLAIN"], "changed");
@@ -171,10 +165,7 @@ fn set_by_either_tool_into_the_others_file() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    envx(dir.path())
-        .args(["set", "SECOND", "two", "-f", ".env.other"])
-        .assert()
-        .success();
+    set_ok(dir.path(), ".env.other", "SECOND", "two");
     let theirs = dotenvx_get(&bin, dir.path(), ".env.other");
     assert_eq!(
         (theirs["FIRST"].as_str(), theirs["SECOND"].as_str()),

@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use envx_core::crypto::is_encrypted;
+use envx_core::crypto::ENCRYPTED_PREFIX;
 use envx_core::discover::KeysFileCache;
 use envx_core::document::Entry;
 use envx_core::envfile::EnvFile;
 use envx_core::fs::{NewFileMode, read_text_if_exists, write_atomic};
 use envx_core::merge::merge;
+
+use zeroize::Zeroizing;
 
 use crate::context::Context;
 use crate::exit::Exit;
@@ -30,10 +32,9 @@ pub struct MergeDriverArgs {
 
 /// Merges key by key; exits 1 (as git expects) when a key conflicts.
 pub fn run(args: &MergeDriverArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let read = |p: &PathBuf| -> Result<String, Failure> {
-        Ok(read_text_if_exists(p)?
-            .map(|t| t.to_string())
-            .unwrap_or_default())
+    // The three versions stay in wiped-on-drop buffers: a side may hold plaintext values.
+    let read = |p: &PathBuf| -> Result<Zeroizing<String>, Failure> {
+        Ok(read_text_if_exists(p)?.unwrap_or_default())
     };
     let (base, ours, theirs) = (read(&args.base)?, read(&args.ours)?, read(&args.theirs)?);
     let name = args.path.clone().unwrap_or_else(|| args.ours.clone());
@@ -47,13 +48,14 @@ pub fn run(args: &MergeDriverArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failu
         .filter(|d| d.matching().is_some());
     let same_value = |a: &Entry, b: &Entry| -> bool {
         let Some(d) = &decryptor else { return false };
-        if !is_encrypted(&a.value()) || !is_encrypted(&b.value()) {
+        if !a.value_starts_with(ENCRYPTED_PREFIX) || !b.value_starts_with(ENCRYPTED_PREFIX) {
             return false;
         }
         matches!((d.decrypt(a), d.decrypt(b)), (Ok(x), Ok(y)) if x == y)
     };
     let merged = merge(&base, &ours, &theirs, &same_value);
-    write_atomic(&args.ours, merged.text.as_bytes(), NewFileMode::Default)?;
+    let text = Zeroizing::new(merged.text);
+    write_atomic(&args.ours, text.as_bytes(), NewFileMode::Default)?;
     let shown = name.display();
     if merged.public_key_differs {
         ui.warn(&format!(
