@@ -115,6 +115,9 @@ fn loose_mode(_path: &Path) -> Option<u32> {
 /// The candidate keys for one env file.
 pub struct KeyRing {
     candidates: Vec<Candidate>,
+    /// Indices of the candidates held for this very file: its own variable, keys-file entries
+    /// of that name, and keys the caller supplied.
+    own: Vec<usize>,
     searched: Vec<String>,
 }
 
@@ -134,6 +137,7 @@ impl KeyRing {
     ) -> Result<Self> {
         let mut ring = Self {
             candidates: Vec::new(),
+            own: Vec::new(),
             searched: Vec::new(),
         };
         ring.searched.push(format!("${private_name}"));
@@ -147,6 +151,7 @@ impl KeyRing {
         }
         for candidate in search.supplied {
             ring.searched.push(candidate.source.to_string());
+            ring.own.push(ring.candidates.len());
             ring.candidates.push(Candidate {
                 key: candidate.key.clone(),
                 source: candidate.source.clone(),
@@ -195,10 +200,15 @@ impl KeyRing {
     ) -> Result<()> {
         for element in value.split(',') {
             match PrivateKey::from_hex(element) {
-                Ok(key) => self.candidates.push(Candidate {
-                    key,
-                    source: source.clone(),
-                }),
+                Ok(key) => {
+                    if required {
+                        self.own.push(self.candidates.len());
+                    }
+                    self.candidates.push(Candidate {
+                        key,
+                        source: source.clone(),
+                    });
+                }
                 Err(cause) if required => {
                     let KeySource::Variable(name) = &source else {
                         unreachable!("only the file's own variable is required to be valid")
@@ -228,10 +238,15 @@ impl KeyRing {
         };
         for entry in entries {
             match &entry.key {
-                Ok(key) => self.candidates.push(Candidate {
-                    key: key.clone(),
-                    source: KeySource::File(path.to_owned()),
-                }),
+                Ok(key) => {
+                    if entry.name == private_name {
+                        self.own.push(self.candidates.len());
+                    }
+                    self.candidates.push(Candidate {
+                        key: key.clone(),
+                        source: KeySource::File(path.to_owned()),
+                    });
+                }
                 Err(cause) if entry.name == private_name => {
                     return Err(Error::InvalidPrivateKey {
                         source_name: format!("{}:{}", path.display(), entry.line),
@@ -250,6 +265,12 @@ impl KeyRing {
         self.candidates
             .iter()
             .find(|c| c.key.public_key() == public)
+    }
+
+    /// The candidates held for this very file (under its own variable name, or supplied by
+    /// the caller), in search order.
+    pub fn own(&self) -> impl Iterator<Item = &Candidate> {
+        self.own.iter().map(|&i| &self.candidates[i])
     }
 
     /// All candidates, in search order.

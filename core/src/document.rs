@@ -23,7 +23,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-pub use encode::encode_value;
+pub use encode::{encode_in_style, encode_value};
 
 /// The quote character around a raw value (taken from its first character, as dotenvx does,
 /// even when the quote is never closed).
@@ -48,6 +48,11 @@ impl Quote {
             Self::Double => Some('"'),
             Self::Backtick => Some('`'),
         }
+    }
+
+    /// The quote style of a raw value (its first character).
+    pub fn of_raw(raw: &str) -> Self {
+        Self::of(raw)
     }
 
     fn of(raw: &str) -> Self {
@@ -122,6 +127,15 @@ impl Entry {
             Some(_) => self.value().starts_with(prefix),
             None => raw.starts_with(prefix),
         }
+    }
+
+    /// Does a `#` follow an unquoted value with no space between them (`KEY=abc#def`)?
+    /// dotenvx ends the value there and reads the rest as a comment, so a secret written that
+    /// way would keep its tail in plaintext.
+    pub fn comment_follows_directly(&self) -> bool {
+        self.edited.is_none()
+            && self.quote() == Quote::None
+            && self.source.as_bytes().get(self.parsed.end) == Some(&b'#')
     }
 
     /// Was the line prefixed with `export`?

@@ -73,23 +73,33 @@ impl EnvFile {
         Ok(file)
     }
 
-    /// The file's public key: the first `DOTENV_PUBLIC_KEY…` name in the file decides the key
-    /// names, and its last value is the key.
+    /// The file's public key. A file declares at most one (`DOTENV_PUBLIC_KEY…` once), under
+    /// the name its file name calls for: an appended second declaration, or one copied from
+    /// another environment's file, would otherwise decide which key new secrets go to.
     fn read_public_key(&mut self) -> Result<()> {
-        let Some(first) = self
+        let mut declarations = self
             .doc
             .entries()
             .iter()
-            .find(|e| e.key().starts_with(PUBLIC_KEY_PREFIX))
-        else {
+            .filter(|e| e.key().starts_with(PUBLIC_KEY_PREFIX));
+        let Some(entry) = declarations.next() else {
             return Ok(());
         };
-        self.names = KeyNames::from_public_name(first.key());
-        let index = self
-            .doc
-            .find_last(&self.names.public)
-            .unwrap_or_else(|| unreachable!("the name was just found"));
-        let entry = &self.doc.entries()[index];
+        if let Some(extra) = declarations.next() {
+            return Err(Error::ExtraPublicKey {
+                path: self.path.clone(),
+                line: extra.line(),
+                key: extra.key().to_owned(),
+            });
+        }
+        if entry.key() != self.names.public {
+            return Err(Error::PublicKeyName {
+                path: self.path.clone(),
+                line: entry.line(),
+                key: entry.key().to_owned(),
+                expected: self.names.public.clone(),
+            });
+        }
         let key = entry
             .value()
             .parse::<PublicKey>()
@@ -203,55 +213,62 @@ impl Decryptor {
         &self.ring
     }
 
-    /// Decrypts the stored text of `entry`: first with the key matching the file's public key,
-    /// then with the other candidates (a file may hold values encrypted to an older key).
+    /// Decrypts the stored text of `entry` with the private key that matches the file's own
+    /// public key, and with no other: a ciphertext copied in from another environment's file
+    /// does not open here even on a machine that holds both keys.
     ///
     /// # Errors
-    /// [`Error::NoPrivateKey`] when no candidate matches the file's public key and none opens
-    /// the value; [`Error::Decrypt`] when the matching key fails (the value was altered or
-    /// made for another key); [`Error::DecryptedNotUtf8`].
+    /// [`Error::EncryptedWithoutPublicKey`] when the file declares no public key;
+    /// [`Error::NoPrivateKey`] when no candidate matches it; [`Error::Decrypt`] when the
+    /// matching key fails (the value was altered or made for another key);
+    /// [`Error::DecryptedNotUtf8`].
     pub fn decrypt(&self, entry: &Entry) -> Result<SecretString> {
         let stored = entry.value();
         let payload = crypto::decode_payload(&stored).map_err(|cause| self.failed(entry, cause))?;
-        let matching = self.matching();
-        let mut last = None;
-        let ordered = matching.into_iter().chain(
-            self.ring
-                .candidates()
-                .iter()
-                .filter(|c| matching.is_none_or(|m| !std::ptr::eq(*c, m))),
-        );
-        for candidate in ordered {
-            match crypto::open(&candidate.key, &payload) {
-                Ok(bytes) => {
-                    let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
-                        let mut bytes = e.into_bytes();
-                        zeroize::Zeroize::zeroize(&mut bytes);
-                        Error::DecryptedNotUtf8 {
-                            path: self.path.clone(),
-                            line: entry.line(),
-                            key: entry.key().to_owned(),
-                        }
-                    })?;
-                    return Ok(SecretString::new(text));
-                }
-                Err(cause) => {
-                    if last.is_none() {
-                        last = Some(cause);
-                    }
-                    if matches!(cause, CryptoError::Truncated { .. }) {
-                        break;
-                    }
-                }
-            }
+        if self.public.is_none() {
+            return Err(Error::EncryptedWithoutPublicKey {
+                path: self.path.clone(),
+                line: entry.line(),
+                key: entry.key().to_owned(),
+            });
         }
-        match (matching, last) {
-            (Some(_), Some(cause)) => Err(self.failed(entry, cause)),
-            (_, Some(CryptoError::Truncated { len })) => {
-                Err(self.failed(entry, CryptoError::Truncated { len }))
+        let Some(candidate) = self.matching() else {
+            return Err(self.no_key());
+        };
+        let bytes = crypto::open(&candidate.key, &payload).map_err(|c| self.failed(entry, c))?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
+            let mut bytes = e.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            Error::DecryptedNotUtf8 {
+                path: self.path.clone(),
+                line: entry.line(),
+                key: entry.key().to_owned(),
             }
-            _ => Err(self.no_key()),
+        })?;
+        Ok(SecretString::new(text))
+    }
+
+    /// For a writer that is about to encrypt to the file's public key: when a private key is
+    /// held under the file's own variable name (environment, key command, keys files) and none
+    /// of those matches the declared public key, the declaration was probably changed by
+    /// someone else, and new secrets would go to a key nobody here can open.
+    ///
+    /// # Errors
+    /// [`Error::PublicKeyMismatch`].
+    pub fn check_writable(&self) -> Result<()> {
+        let Some(public) = &self.public else {
+            return Ok(());
+        };
+        let own: Vec<&Candidate> = self.ring.own().collect();
+        if own.is_empty() || own.iter().any(|c| c.key.public_key() == public) {
+            return Ok(());
         }
+        Err(Error::PublicKeyMismatch {
+            path: self.path.clone(),
+            key_name: self.private_name.clone(),
+            declared: public.short(),
+            held: own[0].key.public_key().short(),
+        })
     }
 
     /// Decrypts `entries`, in order. With at least [`PARALLEL_THRESHOLD`] of them the work is

@@ -192,6 +192,91 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// Expanding a value produced more text than envx allows, or scanned too long.
+    #[error(
+        "{}:{line}: expanding {key} produces more than {limit} bytes (references that multiply, or a value that inserts itself); fix the references",
+        .path.display()
+    )]
+    ExpansionTooLarge {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A file declares a second public key.
+    #[error(
+        "{}:{line}: {key} declares a second public key; a file has exactly one (remove the extra line)",
+        .path.display()
+    )]
+    ExtraPublicKey {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the extra declaration.
+        line: usize,
+        /// Its variable name.
+        key: String,
+    },
+    /// The public key's variable name does not belong to the file.
+    #[error(
+        "{}:{line}: {key} does not belong to this file, whose public key is named {expected}; rename the line (and the private key variable) or the file",
+        .path.display()
+    )]
+    PublicKeyName {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the declaration.
+        line: usize,
+        /// The name found.
+        key: String,
+        /// The name the file's name calls for.
+        expected: String,
+    },
+    /// An encrypted value in a file that declares no public key.
+    #[error(
+        "{}:{line}: {key} is encrypted, but the file declares no public key, so no key of its own can open it",
+        .path.display()
+    )]
+    EncryptedWithoutPublicKey {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+    },
+    /// The private key held for a file does not match the public key the file declares.
+    #[error(
+        "{}: declares public key {declared}…, but {key_name} here is the private key of {held}…; envx will not encrypt to a key you cannot open (was the public key line changed?)",
+        .path.display()
+    )]
+    PublicKeyMismatch {
+        /// The env file.
+        path: PathBuf,
+        /// The private key's variable name.
+        key_name: String,
+        /// Short form of the declared public key.
+        declared: String,
+        /// Short form of the public key of the private key held.
+        held: String,
+    },
+    /// An unquoted value runs into a `#` that starts a comment, so part of it would stay in
+    /// plaintext.
+    #[error(
+        "{}:{line}: the value of {key} stops at a `#` with no space before it, so what follows stays in plaintext as a comment; quote the whole value (KEY=\"…#…\"), or put a space before a real comment",
+        .path.display()
+    )]
+    SecretTail {
+        /// The env file.
+        path: PathBuf,
+        /// The line of the key.
+        line: usize,
+        /// The key.
+        key: String,
+    },
     /// A key name that is not valid in a .env file.
     #[error("{key:?} is not a valid key name (use letters, digits, `_`, `.` and `-`)")]
     InvalidKeyName {

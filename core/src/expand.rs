@@ -1,341 +1,436 @@
-//! Variable expansion and command substitution in values.
+//! Variable expansion and command substitution in values, exactly as dotenvx 2.38.2 does them.
 //!
-//! Plaintext values expand as dotenvx expands them: `$NAME`, `${NAME}`, `${NAME:-word}`,
-//! `${NAME-word}`, `${NAME:+word}`, `${NAME+word}`, `\$` for a literal `$`, and an unknown
-//! name gives "". Two deliberate differences:
+//! Every value, plaintext or decrypted, goes through the same steps (see [`crate::load`] for
+//! when each step applies):
 //!
-//! - **One pass.** dotenvx rescans the text after every replacement, so an inserted value is
-//!   expanded again (and a value holding `$&` makes it loop forever). envx replaces each
-//!   reference once, with the variable's final value, so expansion always terminates and a
-//!   value can never expand itself. The `word` of an operator is expanded when it is used,
-//!   which keeps `${A:-${B}}` working.
-//! - **Secrets arrive as encrypted.** In a decrypted value ([`Mode::Secret`]) a reference is
-//!   replaced only when its name is defined; anything else, `\$` included, stays exactly as
-//!   written. A password `pa$word@x` must not reach the program as `pa@x`, while a
-//!   `DATABASE_URL` built from `${DB_USER}` keeps working after it is encrypted.
+//! 1. **Command substitution.** Each `$(…)` found by [`command_substitutions`] is replaced by
+//!    the command's output, trailing line breaks removed. envx runs commands only when the
+//!    user opts in: anyone who can open a pull request can commit a ciphertext whose
+//!    plaintext holds `$(…)`.
+//! 2. **Expansion** ([`expand`]), unless step 1 changed the value: the leftmost reference
+//!    `${…}` or `$NAME` that is not preceded by a backslash is replaced, and the scan starts
+//!    again from the beginning, so inserted text is itself expanded. The scan stops when no
+//!    reference is left, when the text equals the referenced variable's value, or when that
+//!    variable was single-quoted in this file and its value holds a reference. A replacement
+//!    goes where the reference's text *first* occurs, and `$$`, `$&`, `` $` `` and `$'` in
+//!    the inserted text are interpreted, as JavaScript's `String.prototype.replace` does.
+//!    Finally every `\$` becomes `$`.
 //!
-//! Command substitution `$(…)` is recognised here but never run here: the caller passes a
-//! runner, and envx passes one only when the user opts in. Anyone who can open a pull request
-//! can commit a ciphertext whose plaintext holds `$(…)`.
+//! Following dotenvx to the letter is what lets a file mean the same thing in both tools, and
+//! what makes encrypting a value change nothing a program receives. The one thing dotenvx does
+//! that envx cannot is loop forever (a referenced value holding `$&` re-inserts its own
+//! reference): every expansion runs against a [`Budget`], and running out is an error naming
+//! the key, never a hang or an exhausted memory.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::ops::Range;
 
 use zeroize::Zeroizing;
 
-/// Defaults (`${A:-${B:-…}}`) nested deeper than this are left as written.
-pub const MAX_NESTING: usize = 32;
-
-/// How a value is expanded.
+/// Limits shared by all expansions of one load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A plaintext value: every reference is replaced; an undefined name gives "".
-    Plain,
-    /// A decrypted value: only references to defined names are replaced; all other text,
-    /// `\$` included, stays as written.
-    Secret,
+pub struct Budget {
+    /// The longest text one expansion may produce, in bytes.
+    pub max_len: usize,
+    /// Bytes the scans may still read in total (each rescan reads the text again).
+    pub work_left: usize,
 }
 
-/// Where names are looked up.
-pub trait Vars {
-    /// The value of `name`, if it is defined.
-    fn get(&self, name: &str) -> Option<&str>;
-}
+impl Budget {
+    /// The floor of [`Budget::for_input`]: 16 MiB of expanded text.
+    pub const MIN_LEN: usize = 16 << 20;
 
-impl<S: BuildHasher> Vars for HashMap<String, String, S> {
-    fn get(&self, name: &str) -> Option<&str> {
-        HashMap::get(self, name).map(String::as_str)
+    /// A budget for files of `input_len` bytes in all: a value may grow to 8 times the input
+    /// (at least [`Budget::MIN_LEN`]), and the scans may read 8 times that.
+    pub fn for_input(input_len: usize) -> Self {
+        let max_len = input_len.saturating_mul(8).max(Self::MIN_LEN);
+        Self {
+            max_len,
+            work_left: max_len.saturating_mul(8),
+        }
+    }
+
+    /// Takes `bytes` of work; false when the budget is spent.
+    fn spend(&mut self, bytes: usize) -> bool {
+        match self.work_left.checked_sub(bytes) {
+            Some(left) => {
+                self.work_left = left;
+                true
+            }
+            None => false,
+        }
     }
 }
 
-/// One `$…` reference found in a text.
-struct Reference<'t> {
-    /// Byte length of the whole reference, `$` included.
-    len: usize,
-    name: &'t str,
-    /// The operator and its word, for `${NAME<op>word}`.
-    operator: Option<(Operator, &'t str)>,
+/// Why an expansion stopped.
+#[derive(Debug)]
+pub enum ExpandError<E> {
+    /// The value grew past [`Budget::max_len`], or the scans spent the budget.
+    TooLarge,
+    /// Looking a name up failed.
+    Lookup(E),
 }
 
-#[derive(Clone, Copy)]
-enum Operator {
-    /// `:-`: the word when unset or empty.
-    DefaultIfEmpty,
-    /// `-`: the word when unset.
-    DefaultIfUnset,
-    /// `:+`: the word when set and not empty.
-    AltIfNonEmpty,
-    /// `+`: the word when set.
-    AltIfSet,
+/// Where names are looked up during an expansion.
+pub trait Scope {
+    /// The error a lookup can fail with.
+    type Error;
+
+    /// The value of `name`, or `None` when it is not defined.
+    ///
+    /// # Errors
+    /// Whatever computing the value fails with (a lazy loader decrypts it on demand).
+    fn value(&mut self, name: &str) -> Result<Option<Zeroizing<String>>, Self::Error>;
+
+    /// Was `name` assigned a single-quoted value earlier in this file whose text holds a
+    /// reference? (dotenvx stops rescanning after inserting such a variable.)
+    ///
+    /// # Errors
+    /// Whatever reading that value fails with.
+    fn quoted_literal_has_reference(&mut self, name: &str) -> Result<bool, Self::Error>;
 }
 
-/// The `${` … `}` pairs of a text, as (offset of `$`, offset of `}`), sorted: each `}` closes
-/// the innermost open `${`. Computed once per text, so finding a reference's end is a lookup
-/// and a text full of unclosed `${` stays linear.
-fn brace_pairs(text: &str) -> Vec<(usize, usize)> {
+/// A fixed set of variables, for tests and simple callers. Nothing is single-quoted.
+impl<S: std::hash::BuildHasher> Scope for std::collections::HashMap<String, String, S> {
+    type Error = std::convert::Infallible;
+
+    fn value(&mut self, name: &str) -> Result<Option<Zeroizing<String>>, Self::Error> {
+        Ok(self.get(name).map(|v| Zeroizing::new(v.clone())))
+    }
+
+    fn quoted_literal_has_reference(&mut self, _name: &str) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+}
+
+/// One reference found in a text.
+struct Found {
+    /// Where the whole reference (`$` to the end) is.
+    span: Range<usize>,
+    /// What is inside the braces, or the name after `$`.
+    inner: Range<usize>,
+}
+
+/// The leftmost `${X}` (X one or more bytes other than braces) or `$NAME` (a letter or `_`,
+/// then letters, digits and `_`) whose `$` does not follow a backslash.
+fn leftmost_reference(text: &str) -> Option<Found> {
     let bytes = text.as_bytes();
-    let mut open = Vec::new();
-    let mut pairs = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                open.push(i);
-                i += 2;
-                continue;
-            }
-            b'}' => {
-                if let Some(start) = open.pop() {
-                    pairs.push((start, i));
+    let mut from = 0;
+    while let Some(offset) = memchr::memchr(b'$', &bytes[from..]) {
+        let at = from + offset;
+        from = at + 1;
+        if at > 0 && bytes[at - 1] == b'\\' {
+            continue;
+        }
+        match bytes.get(at + 1) {
+            Some(b'{') => {
+                let start = at + 2;
+                let close = bytes[start..]
+                    .iter()
+                    .position(|&b| b == b'{' || b == b'}')
+                    .map(|p| start + p);
+                if let Some(close) = close
+                    && bytes[close] == b'}'
+                    && close > start
+                {
+                    return Some(Found {
+                        span: at..close + 1,
+                        inner: start..close,
+                    });
                 }
+            }
+            Some(&b) if b.is_ascii_alphabetic() || b == b'_' => {
+                let len = bytes[at + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                return Some(Found {
+                    span: at..at + 1 + len,
+                    inner: at + 1..at + 1 + len,
+                });
             }
             _ => {}
         }
-        i += 1;
-    }
-    pairs.sort_unstable();
-    pairs
-}
-
-/// Parses the reference whose `$` is at `at` in `text`, if there is one.
-fn reference<'t>(text: &'t str, at: usize, pairs: &[(usize, usize)]) -> Option<Reference<'t>> {
-    let rest = text[at..].strip_prefix('$')?;
-    if rest.starts_with('{') {
-        let close = pairs
-            .binary_search_by_key(&at, |&(open, _)| open)
-            .ok()
-            .map(|i| pairs[i].1)?;
-        let content = &text[at + 2..close];
-        let (name, operator) = split_operator(content);
-        if name.is_empty() || name.contains(['{', '}']) {
-            return None;
-        }
-        return Some(Reference {
-            len: close + 1 - at,
-            name,
-            operator,
-        });
-    }
-    let bytes = rest.as_bytes();
-    let first = *bytes.first()?;
-    if !(first.is_ascii_alphabetic() || first == b'_') {
-        return None;
-    }
-    let len = bytes
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-        .count();
-    Some(Reference {
-        len: 1 + len,
-        name: &rest[..len],
-        operator: None,
-    })
-}
-
-/// Splits `NAME<op>word` at the leftmost operator (`:+`, `+`, `:-`, `-`, tried in that order
-/// at each position, as dotenvx does).
-fn split_operator(content: &str) -> (&str, Option<(Operator, &str)>) {
-    let bytes = content.as_bytes();
-    for i in 0..bytes.len() {
-        let (operator, len) = match (bytes[i], bytes.get(i + 1)) {
-            (b':', Some(b'+')) => (Operator::AltIfNonEmpty, 2),
-            (b'+', _) => (Operator::AltIfSet, 1),
-            (b':', Some(b'-')) => (Operator::DefaultIfEmpty, 2),
-            (b'-', _) => (Operator::DefaultIfUnset, 1),
-            _ => continue,
-        };
-        return (&content[..i], Some((operator, &content[i + len..])));
-    }
-    (content, None)
-}
-
-/// Expands the references in `value` in one left-to-right pass (see the module docs).
-pub fn expand(value: &str, mode: Mode, vars: &dyn Vars) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(value.len()));
-    expand_into(value, mode, vars, 0, &mut out);
-    out
-}
-
-fn expand_into(text: &str, mode: Mode, vars: &dyn Vars, depth: usize, out: &mut String) {
-    // Past the nesting limit the text is copied as written.
-    if depth > MAX_NESTING {
-        out.push_str(text);
-        return;
-    }
-    let pairs = brace_pairs(text);
-    let mut i = 0;
-    while i < text.len() {
-        let rest = &text[i..];
-        let Some(offset) = rest.find(['$', '\\']) else {
-            out.push_str(rest);
-            break;
-        };
-        out.push_str(&rest[..offset]);
-        i += offset;
-        let rest = &text[i..];
-        if rest.starts_with("\\$") {
-            // An escaped dollar: literal, and no reference starts here.
-            out.push_str(if mode == Mode::Plain { "$" } else { "\\$" });
-            i += 2;
-            continue;
-        }
-        if rest.starts_with('\\') {
-            out.push('\\');
-            i += 1;
-            continue;
-        }
-        match reference(text, i, &pairs) {
-            Some(found) => {
-                let defined = vars.get(found.name);
-                if mode == Mode::Secret && defined.is_none() {
-                    out.push_str(&rest[..found.len]);
-                } else {
-                    substitute(&found, defined, mode, vars, depth, out);
-                }
-                i += found.len;
-            }
-            _ => {
-                out.push('$');
-                i += 1;
-            }
-        }
-    }
-}
-
-fn substitute(
-    found: &Reference<'_>,
-    value: Option<&str>,
-    mode: Mode,
-    vars: &dyn Vars,
-    depth: usize,
-    out: &mut String,
-) {
-    let set = value.is_some();
-    let non_empty = value.is_some_and(|v| !v.is_empty());
-    let word = |out: &mut String, word: &str| expand_into(word, mode, vars, depth + 1, out);
-    match found.operator {
-        None => out.push_str(value.unwrap_or("")),
-        Some((Operator::DefaultIfEmpty, w)) if !non_empty => word(out, w),
-        Some((Operator::DefaultIfUnset, w)) if !set => word(out, w),
-        Some((Operator::DefaultIfEmpty | Operator::DefaultIfUnset, _)) => {
-            out.push_str(value.unwrap_or(""));
-        }
-        Some((Operator::AltIfNonEmpty, w)) if non_empty => word(out, w),
-        Some((Operator::AltIfSet, w)) if set => word(out, w),
-        Some((Operator::AltIfNonEmpty | Operator::AltIfSet, _)) => {}
-    }
-}
-
-/// Names referenced by `value` (operator words included), in order, without duplicates.
-pub fn references(value: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    collect_references(value, 0, &mut names);
-    names
-}
-
-fn collect_references(text: &str, depth: usize, names: &mut Vec<String>) {
-    if depth > MAX_NESTING {
-        return;
-    }
-    let pairs = brace_pairs(text);
-    let mut i = 0;
-    while let Some(offset) = text[i..].find(['$', '\\']) {
-        i += offset;
-        let rest = &text[i..];
-        if rest.starts_with("\\$") {
-            i += 2;
-            continue;
-        }
-        match reference(text, i, &pairs) {
-            Some(found) => {
-                if !names.iter().any(|n| n == found.name) {
-                    names.push(found.name.to_owned());
-                }
-                if let Some((_, word)) = found.operator {
-                    collect_references(word, depth + 1, names);
-                }
-                i += found.len;
-            }
-            None => i += 1,
-        }
-    }
-}
-
-/// The byte range of the first command substitution `$(…)` at or after `from`: a `$(` not
-/// preceded by a backslash, up to its matching `)` (nested parentheses counted; quoted text
-/// inside does not count). An unclosed `$(` is not a substitution.
-fn next_substitution(text: &str, from: usize) -> Option<std::ops::Range<usize>> {
-    let bytes = text.as_bytes();
-    let mut i = from;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if bytes[i] == b'$'
-            && bytes[i + 1] == b'('
-            && let Some(end) = closing_paren(bytes, i + 2)
-        {
-            return Some(i..end + 1);
-        }
-        i += 1;
     }
     None
 }
 
-fn closing_paren(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 1usize;
-    let mut quote: Option<u8> = None;
-    let mut i = start;
+/// Does `text` hold a reference, by the test dotenvx applies to single-quoted values
+/// (`${` … `}` or `$NAME`, backslashes not considered)?
+pub fn has_reference(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(at, &b)| {
+        b == b'$'
+            && match bytes.get(at + 1) {
+                Some(b'{') => bytes
+                    .get(at + 2..)
+                    .and_then(|rest| rest.iter().position(|&b| b == b'}'))
+                    .is_some_and(|p| p > 0),
+                Some(&c) => c.is_ascii_alphabetic() || c == b'_',
+                None => false,
+            }
+    })
+}
+
+/// The operators of `${NAME<op>word}`, in the order dotenvx tries them at each position.
+const OPERATORS: [&str; 4] = [":+", "+", ":-", "-"];
+
+/// The leftmost operator in the text between the braces.
+fn operator(inner: &str) -> Option<&'static str> {
+    (0..inner.len()).find_map(|i| OPERATORS.into_iter().find(|op| inner[i..].starts_with(op)))
+}
+
+/// The name a reference looks up and the word of its operator. Without an operator dotenvx
+/// splits the text at the string `null` (it splits by a missing separator, which JavaScript
+/// turns into that string), so `$annulled` looks up `an`.
+fn name_and_word<'t>(inner: &'t str, op: Option<&str>) -> (&'t str, &'t str) {
+    let separator = op.unwrap_or("null");
+    match inner.find(separator) {
+        Some(at) => (&inner[..at], &inner[at + separator.len()..]),
+        None => (inner, ""),
+    }
+}
+
+/// What replaces the reference, before `$` patterns are interpreted.
+fn replacement<'v>(op: Option<&str>, value: Option<&'v str>, word: &'v str) -> &'v str {
+    let defined = value.is_some();
+    let non_empty = value.filter(|v| !v.is_empty());
+    match op {
+        Some(":-") => non_empty.unwrap_or(word),
+        Some("-") => value.unwrap_or(word),
+        Some(":+") => non_empty.map_or("", |_| word),
+        Some("+") => match defined {
+            true => word,
+            false => "",
+        },
+        _ => non_empty.unwrap_or(""),
+    }
+}
+
+/// `text` with the first occurrence of `pattern` replaced by `replacement`, whose `$$`, `$&`,
+/// `` $` `` and `$'` are interpreted as JavaScript's `String.prototype.replace` interprets
+/// them for a string pattern. `None` when `pattern` does not occur. The result is built only
+/// after its length has been checked against `max_len` (`Err(())` beyond it).
+pub(crate) fn replace_first(
+    text: &str,
+    pattern: &str,
+    replacement: &str,
+    max_len: usize,
+) -> Result<Option<Zeroizing<String>>, ()> {
+    let Some(at) = memchr::memmem::find(text.as_bytes(), pattern.as_bytes()) else {
+        return Ok(None);
+    };
+    let before = &text[..at];
+    let after = &text[at + pattern.len()..];
+    let pieces = substitution_pieces(replacement, pattern, before, after);
+    let len = before.len() + after.len() + pieces.iter().map(|p| p.len()).sum::<usize>();
+    if len > max_len {
+        return Err(());
+    }
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    out.push_str(before);
+    for piece in pieces {
+        out.push_str(piece);
+    }
+    out.push_str(after);
+    Ok(Some(out))
+}
+
+/// The replacement text as pieces, its `$` patterns resolved.
+fn substitution_pieces<'a>(
+    replacement: &'a str,
+    matched: &'a str,
+    before: &'a str,
+    after: &'a str,
+) -> Vec<&'a str> {
+    let bytes = replacement.as_bytes();
+    let mut pieces = Vec::new();
+    let mut literal_from = 0;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        let piece = match bytes[i + 1] {
+            b'$' => "$",
+            b'&' => matched,
+            b'`' => before,
+            b'\'' => after,
+            // `$1`, `$<name>`, ...: a string pattern has no groups, so they stay as written.
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        pieces.push(&replacement[literal_from..i]);
+        pieces.push(piece);
+        i += 2;
+        literal_from = i;
+    }
+    pieces.push(&replacement[literal_from..]);
+    pieces
+}
+
+/// Expands the references in `value` (step 2 of the module docs), then turns every `\$` into
+/// `$`.
+///
+/// # Errors
+/// [`ExpandError::TooLarge`] when the text outgrows the budget or the rescans spend it;
+/// [`ExpandError::Lookup`] when the scope fails.
+pub fn expand<S: Scope + ?Sized>(
+    value: &str,
+    scope: &mut S,
+    budget: &mut Budget,
+) -> Result<Zeroizing<String>, ExpandError<S::Error>> {
+    let mut text = Zeroizing::new(value.to_owned());
+    loop {
+        if !budget.spend(text.len()) {
+            return Err(ExpandError::TooLarge);
+        }
+        let Some(found) = leftmost_reference(&text) else {
+            break;
+        };
+        let inner = &text[found.inner.clone()];
+        let op = operator(inner);
+        let (name, word) = name_and_word(inner, op);
+        let name = Zeroizing::new(name.to_owned());
+        let word = Zeroizing::new(word.to_owned());
+        let value = scope.value(&name).map_err(ExpandError::Lookup)?;
+        let inserted = replacement(op, value.as_deref().map(String::as_str), &word);
+        let pattern = Zeroizing::new(text[found.span.clone()].to_owned());
+        let next = match replace_first(&text, &pattern, inserted, budget.max_len) {
+            Ok(Some(next)) => next,
+            // The pattern was just found in the text, so it occurs.
+            Ok(None) => unreachable!("a reference occurs where it was found"),
+            Err(()) => return Err(ExpandError::TooLarge),
+        };
+        let unchanged = *next == *text;
+        text = next;
+        if value.as_deref().is_some_and(|v| **v == **text)
+            || scope
+                .quoted_literal_has_reference(&name)
+                .map_err(ExpandError::Lookup)?
+        {
+            break;
+        }
+        if unchanged {
+            // Nothing changed and the scan goes on: every later round would be this one
+            // again (dotenvx spins forever).
+            return Err(ExpandError::TooLarge);
+        }
+    }
+    Ok(unescape_dollars(&text))
+}
+
+/// Every `\$` becomes `$`.
+fn unescape_dollars(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.replace("\\$", "$"))
+}
+
+/// The command substitutions `$(…)` of `value` that dotenvx runs, as byte ranges, in order.
+///
+/// A substitution starts at any `$(` (a backslash before it does not matter) and ends at its
+/// matching `)`: single quotes hide everything up to the next `'`; in double quotes and
+/// backticks a backslash hides the next byte and `$(` opens a nested substitution; outside
+/// quotes a backslash hides the next byte and parentheses nest. A `$(` that never closes is
+/// not a substitution, and the search goes on two bytes later.
+pub fn command_substitutions(value: &str) -> Vec<Range<usize>> {
+    let bytes = value.as_bytes();
+    let mut found = Vec::new();
+    let mut start = memchr::memmem::find(bytes, b"$(");
+    while let Some(at) = start {
+        match substitution_end(bytes, at + 2) {
+            Some(end) => {
+                found.push(at..end);
+                start = memchr::memmem::find(&bytes[end..], b"$(").map(|p| end + p);
+            }
+            None => start = memchr::memmem::find(&bytes[at + 2..], b"$(").map(|p| at + 2 + p),
+        }
+    }
+    found
+}
+
+/// Where the substitution whose body starts at `from` ends (one past its `)`).
+fn substitution_end(bytes: &[u8], from: usize) -> Option<usize> {
+    // One frame per open parenthesis: the quote it is inside, if any.
+    let mut frames: Vec<Option<u8>> = vec![None];
+    let mut i = from;
     while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None => match b {
-                b'\'' | b'"' => quote = Some(b),
-                b'\\' => i += 1,
-                b'(' => depth += 1,
+        let c = bytes[i];
+        let top = frames.last_mut()?;
+        match *top {
+            Some(b'\'') => {
+                if c == b'\'' {
+                    *top = None;
+                }
+                i += 1;
+            }
+            Some(quote) => {
+                if c == b'\\' {
+                    i += 2;
+                } else if c == quote {
+                    *top = None;
+                    i += 1;
+                } else if c == b'$' && bytes.get(i + 1) == Some(&b'(') {
+                    frames.push(None);
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            None => match c {
+                b'\\' => i += 2,
+                b'\'' | b'"' | b'`' => {
+                    *top = Some(c);
+                    i += 1;
+                }
+                b'(' => {
+                    frames.push(None);
+                    i += 1;
+                }
                 b')' => {
-                    depth -= 1;
-                    if depth == 0 {
+                    frames.pop();
+                    i += 1;
+                    if frames.is_empty() {
                         return Some(i);
                     }
                 }
-                _ => {}
+                _ => i += 1,
             },
         }
-        i += 1;
     }
     None
 }
 
 /// Does `value` hold a command substitution `$(…)` that dotenvx would run?
 pub fn has_command_substitution(value: &str) -> bool {
-    next_substitution(value, 0).is_some()
+    !command_substitutions(value).is_empty()
 }
 
 /// Replaces each command substitution with what `run(command)` returns, trailing line breaks
-/// removed. Output of a command is not scanned again. Stops at the first error.
+/// removed, as dotenvx does: each substitution's text is replaced where it first occurs in
+/// the text so far, with `$` patterns in the output interpreted.
 ///
 /// # Errors
-/// The first error `run` returns.
+/// The first error `run` returns, or `Err(None)` when the result outgrows `max_len`.
 pub fn substitute_commands<E>(
     value: &str,
-    run: &mut dyn FnMut(&str) -> Result<String, E>,
-) -> Result<Zeroizing<String>, E> {
-    let mut out = Zeroizing::new(String::with_capacity(value.len()));
-    let mut pos = 0;
-    while let Some(range) = next_substitution(value, pos) {
-        out.push_str(&value[pos..range.start]);
-        let mut output = Zeroizing::new(run(&value[range.start + 2..range.end - 1])?);
-        let trimmed = output.trim_end_matches(['\n', '\r']).len();
-        output.truncate(trimmed);
-        out.push_str(&output);
-        pos = range.end;
+    max_len: usize,
+    run: &mut dyn FnMut(&str) -> Result<Zeroizing<String>, E>,
+) -> Result<Zeroizing<String>, Option<E>> {
+    let mut text = Zeroizing::new(value.to_owned());
+    for range in command_substitutions(value) {
+        let whole = &value[range.clone()];
+        let mut output = run(&whole[2..whole.len() - 1]).map_err(Some)?;
+        let kept = output.trim_end_matches(['\n', '\r']).len();
+        output.truncate(kept);
+        match replace_first(&text, whole, &output, max_len) {
+            Ok(Some(next)) => text = next,
+            Ok(None) => {}
+            Err(()) => return Err(None),
+        }
     }
-    out.push_str(&value[pos..]);
-    Ok(out)
+    Ok(text)
 }
 
 #[cfg(test)]

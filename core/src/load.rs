@@ -1,17 +1,38 @@
-//! Loading env files into memory: decrypt, expand, and return a map. Nothing here touches the
-//! process environment; the caller decides what to do with the result.
+//! Loading env files into memory: decrypt, substitute, expand, and return a map. Nothing here
+//! touches the process environment; the caller decides what to do with the result.
+//!
+//! Each assignment is read as dotenvx 2.38.2 reads it, whether its value was encrypted or not
+//! (the steps are in [`crate::expand`]):
+//!
+//! - when the environment already holds the key (and `overload` is off), the environment's
+//!   value is what the program gets, as it is: envx never substitutes or expands it;
+//! - a single-quoted value (ciphertext or not) is taken literally;
+//! - otherwise `$(…)` is substituted (only with a command runner; without one it is an error),
+//!   and when that changed nothing the value is expanded.
+//!
+//! Names are looked up, without `overload`, in the environment, then in earlier files (the
+//! first that sets the name), then earlier lines of the same file (the last that sets it);
+//! with `overload` the other way round. A name starting with `DOTENV_PRIVATE_KEY` is never
+//! found: no value can pull a private key in.
+//!
+//! [`load`] reads every value. [`load_selected`] reads only the selected keys and what they
+//! actually reference, so that `get KEY` on a file of 10,000 values decrypts one or a few.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use crate::crypto::ENCRYPTED_PREFIX;
 use crate::discover::{KeySearch, KeySource, KeysFileCache};
 use crate::document::Quote;
-use crate::envfile::EnvFile;
+use crate::envfile::{Decryptor, EnvFile};
 use crate::error::{Error, Result};
-use crate::expand::{self, Mode, Vars};
+use crate::expand::{self, Budget, ExpandError, Scope};
+use crate::glob::Selection;
 use crate::keys::PublicKey;
-use crate::secret::{SecretMap, SecretString};
+use crate::names::PRIVATE_KEY_PREFIX;
+use crate::secret::SecretString;
 
 /// Runs the command of a `$(...)` substitution with the variables loaded so far and returns
 /// its standard output, or a message (never the output) when it fails.
@@ -78,235 +99,465 @@ impl Loaded {
     }
 }
 
-/// The names visible to expansion: the environment, earlier files and earlier lines.
-struct Scope<'a> {
-    env: &'a HashMap<String, String>,
-    /// Values from files already loaded (first wins, or last with `overload`).
-    earlier: &'a SecretMap,
-    /// Values of the file being loaded so far (last wins).
-    running: &'a SecretMap,
-    overload: bool,
-}
-
-impl Vars for Scope<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
-        let file = || {
-            if self.overload {
-                self.running.get(name).or_else(|| self.earlier.get(name))
-            } else {
-                self.earlier.get(name).or_else(|| self.running.get(name))
-            }
-        };
-        let env = || self.env.get(name).map(String::as_str);
-        if self.overload {
-            file().or_else(env)
-        } else {
-            env().or_else(file)
-        }
-    }
-}
-
-/// Loads `paths` in order and returns the decrypted, expanded variables.
+/// Loads `paths` in order and returns every variable, decrypted and expanded.
 ///
 /// Within a file the last definition of a key wins; across files the first file wins unless
 /// `overload` is set, and the environment wins over every file unless `overload` is set.
-/// Plaintext values are expanded as dotenvx does; a decrypted value has only references to
-/// *defined* variables replaced and keeps any other `$` text exactly as encrypted;
-/// single-quoted values are never expanded.
 ///
 /// # Errors
-/// The first failure, naming its file, line and key: a missing or unreadable file, a line that
-/// is not an assignment, a value that cannot be decrypted ([`Error::NoPrivateKey`],
-/// [`Error::Decrypt`]) and a `$(...)` without a runner. Nothing is returned half-loaded.
-pub fn load(paths: &[PathBuf], mut options: LoadOptions<'_>) -> Result<Loaded> {
-    let env = options.env;
-    let mut cache = KeysFileCache::default();
-    // Only files after the current one read `earlier`: the last file's values are not copied.
-    let mut earlier = SecretMap::default();
-    let mut variables: Vec<Variable> = Vec::new();
-    let mut index_of: HashMap<String, usize> = HashMap::new();
-    let mut files = Vec::new();
+/// The first failure in file order, naming its file, line and key: a missing or unreadable
+/// file, a line that is not an assignment, a value that cannot be decrypted
+/// ([`Error::NoPrivateKey`], [`Error::Decrypt`]), a `$(...)` without a runner, an expansion
+/// that outgrows its budget. Nothing is returned half-loaded.
+pub fn load(paths: &[PathBuf], options: LoadOptions<'_>) -> Result<Loaded> {
+    Loader::open(paths, options, None, true)?.finish(|_| true)
+}
 
-    for (file_index, path) in paths.iter().enumerate() {
-        let file = EnvFile::open(path)?;
-        let (values, key_source, private_key) = load_file(
-            &file,
-            &options.search,
-            &mut cache,
-            &mut ScopeInputs {
-                env,
-                earlier: &earlier,
-                overload: options.overload,
-                commands: options.commands.as_deref_mut(),
-            },
-        )?;
-        let more_files = file_index + 1 < paths.len();
-        for (key, value, line, encrypted) in values {
-            if more_files && (options.overload || !earlier.contains(&key)) {
-                earlier.insert(key.clone(), value.clone());
+/// Loads only the keys in `wanted` from `paths`, with the same values and the same errors for
+/// those keys as [`load`], decrypting only the values they need: theirs, and those their
+/// expansion actually looks up.
+///
+/// With `confine`, a reference in a selected value resolves only to another selected key or
+/// to the environment (`run --only`: an unselected secret cannot ride into the child inside a
+/// selected value).
+///
+/// # Errors
+/// As [`load`], for the values read.
+pub fn load_selected<'a>(
+    paths: &[PathBuf],
+    options: LoadOptions<'a>,
+    wanted: &'a Selection,
+    confine: bool,
+) -> Result<Loaded> {
+    let confine = confine.then_some(wanted);
+    Loader::open(paths, options, confine, false)?.finish(|key| wanted.contains(key))
+}
+
+/// One file being loaded.
+struct Source {
+    file: EnvFile,
+    decryptor: Option<Decryptor>,
+    /// Decryptions done ahead, by entry index (a full load decrypts on all cores first).
+    decrypted: Vec<Option<Result<SecretString>>>,
+    /// The value of each entry once read.
+    values: Vec<Option<SecretString>>,
+    /// Entry indices of each key, in file order.
+    by_key: HashMap<String, Vec<usize>>,
+}
+
+impl Source {
+    /// The last definition of `key` before entry `before` (or anywhere, for `usize::MAX`).
+    fn last_before(&self, key: &str, before: usize) -> Option<usize> {
+        let indices = self.by_key.get(key)?;
+        let n = indices.partition_point(|&i| i < before);
+        n.checked_sub(1).map(|n| indices[n])
+    }
+}
+
+/// Past this depth of lookups a lazy load reads everything before the value first, so that
+/// a long chain of references cannot exhaust the stack.
+const MAX_DEPTH: usize = 256;
+
+struct Loader<'o> {
+    sources: Vec<Source>,
+    env: &'o HashMap<String, String>,
+    overload: bool,
+    commands: Option<&'o mut CommandRunner<'o>>,
+    confine: Option<&'o Selection>,
+    budget: Budget,
+    /// Bytes of expanded text produced so far, against `budget.max_len`.
+    produced: usize,
+    depth: usize,
+    /// Read every entry (a full load), not only the wanted ones.
+    full: bool,
+    loose_keys_files: Vec<(PathBuf, u32)>,
+}
+
+impl<'o> Loader<'o> {
+    fn open(
+        paths: &[PathBuf],
+        options: LoadOptions<'o>,
+        confine: Option<&'o Selection>,
+        decrypt_ahead: bool,
+    ) -> Result<Self> {
+        let mut cache = KeysFileCache::default();
+        let mut sources = Vec::with_capacity(paths.len());
+        let mut input_len = 0;
+        for path in paths {
+            let file = EnvFile::open(path)?;
+            input_len += file.document().to_string().len();
+            let decryptor = match file.has_encrypted_values() {
+                true => Some(file.decryptor(&options.search, &mut cache)?),
+                false => None,
+            };
+            let entries = file.document().entries();
+            let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, entry) in entries.iter().enumerate() {
+                by_key.entry(entry.key().to_owned()).or_default().push(i);
             }
-            let from_env = !options.overload && env.contains_key(&key);
-            let shown = match env.get(&key) {
-                Some(env_value) if from_env => SecretString::new(env_value.clone()),
-                _ => value,
-            };
-            let slot = index_of.get(&key).copied();
-            let variable = Variable {
-                key,
-                value: shown,
-                file: file_index,
-                line,
-                encrypted,
-                from_env,
-            };
-            match slot {
-                Some(i) if options.overload => variables[i] = variable,
-                Some(_) => {}
-                None => {
-                    index_of.insert(variable.key.clone(), variables.len());
-                    variables.push(variable);
+            let mut decrypted: Vec<Option<Result<SecretString>>> = std::iter::repeat_with(|| None)
+                .take(entries.len())
+                .collect();
+            if let (true, Some(d)) = (decrypt_ahead, &decryptor) {
+                let (indices, encrypted): (Vec<usize>, Vec<_>) = entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.value_starts_with(ENCRYPTED_PREFIX))
+                    .unzip();
+                for (i, result) in indices.into_iter().zip(d.decrypt_many(&encrypted)) {
+                    decrypted[i] = Some(result);
+                }
+            }
+            let values = std::iter::repeat_with(|| None)
+                .take(entries.len())
+                .collect();
+            sources.push(Source {
+                file,
+                decryptor,
+                decrypted,
+                values,
+                by_key,
+            });
+        }
+        Ok(Self {
+            sources,
+            env: options.env,
+            overload: options.overload,
+            commands: options.commands,
+            confine,
+            budget: Budget::for_input(input_len),
+            produced: 0,
+            depth: 0,
+            full: decrypt_ahead,
+            loose_keys_files: cache.loose_files().to_vec(),
+        })
+    }
+
+    /// Reads the wanted keys and gathers the result. A full load reads every entry in file
+    /// order first, so that its first error is the first in the files.
+    fn finish(mut self, wanted: impl Fn(&str) -> bool) -> Result<Loaded> {
+        let mut winners: Vec<(String, usize, usize)> = Vec::new();
+        let mut position: HashMap<String, usize> = HashMap::new();
+        for (f, source) in self.sources.iter().enumerate() {
+            for entry in source.file.document().entries() {
+                let key = entry.key();
+                if position.contains_key(key) && !self.overload {
+                    continue;
+                }
+                let last = source
+                    .last_before(key, usize::MAX)
+                    .unwrap_or_else(|| unreachable!("the key is in this file"));
+                match position.get(key) {
+                    Some(&p) => winners[p] = (key.to_owned(), f, last),
+                    None => {
+                        position.insert(key.to_owned(), winners.len());
+                        winners.push((key.to_owned(), f, last));
+                    }
                 }
             }
         }
-        files.push(LoadedFile {
-            path: path.clone(),
-            public_key: file.public_key().copied(),
-            key_source,
-            private_key,
-        });
-    }
-    Ok(Loaded {
-        variables,
-        files,
-        loose_keys_files: cache.loose_files().to_vec(),
-    })
-}
-
-struct ScopeInputs<'s, 'r> {
-    env: &'s HashMap<String, String>,
-    earlier: &'s SecretMap,
-    overload: bool,
-    commands: Option<&'s mut CommandRunner<'r>>,
-}
-
-type FileValues = Vec<(String, SecretString, usize, bool)>;
-
-/// Decrypts and expands one file's entries, in order; the last definition of a key wins.
-fn load_file(
-    file: &EnvFile,
-    search: &KeySearch<'_>,
-    cache: &mut KeysFileCache,
-    scope: &mut ScopeInputs<'_, '_>,
-) -> Result<(
-    FileValues,
-    Option<KeySource>,
-    Option<crate::keys::PrivateKey>,
-)> {
-    let decryptor = if file.has_encrypted_values() {
-        Some(file.decryptor(search, cache)?)
-    } else {
-        None
-    };
-    let mut running = SecretMap::default();
-    // The line of each key's last definition, and whether that value was encrypted.
-    let mut last: HashMap<&str, (usize, bool)> = HashMap::new();
-
-    let entries = file.document().entries();
-    let mut decrypted = match &decryptor {
-        Some(d) => {
-            let encrypted: Vec<_> = entries
-                .iter()
-                .filter(|e| e.value_starts_with(ENCRYPTED_PREFIX))
-                .collect();
-            d.decrypt_many(&encrypted)
+        if self.full {
+            for f in 0..self.sources.len() {
+                for i in 0..self.sources[f].values.len() {
+                    self.value(f, i)?;
+                }
+            }
         }
-        None => Vec::new().into_iter().flatten(),
-    };
-    for entry in entries {
-        let encrypted = entry.value_starts_with(ENCRYPTED_PREFIX);
-        let (text, mode) = match encrypted {
-            true => match decrypted.next() {
-                Some(result) => (result?, Mode::Secret),
-                None => unreachable!("one decryption per encrypted entry"),
-            },
-            false => (SecretString::new(entry.value()), Mode::Plain),
-        };
-        let location = || (file.path().to_owned(), entry.line(), entry.key().to_owned());
-        let value = if entry.quote() == Quote::Single {
-            text
-        } else {
-            let scope_vars = Scope {
-                env: scope.env,
-                earlier: scope.earlier,
-                running: &running,
-                overload: scope.overload,
-            };
-            let substituted =
-                substitute(&text, &scope_vars, scope.commands.as_deref_mut(), location)?;
-            let source = substituted.as_ref().unwrap_or(&text);
-            let mut expanded = expand::expand(source.expose_secret(), mode, &scope_vars);
-            SecretString::new(std::mem::take(&mut *expanded))
-        };
-        running.insert(entry.key().to_owned(), value);
-        last.insert(entry.key(), (entry.line(), encrypted));
-    }
-    // In order of first appearance, each with its last definition.
-    let mut seen = HashSet::new();
-    let values = entries
-        .iter()
-        .filter(|e| seen.insert(e.key()))
-        .map(|e| {
-            let (line, encrypted) = last.get(e.key()).copied().unwrap_or_default();
-            let value = running
-                .take(e.key())
-                .unwrap_or_else(|| SecretString::new(String::new()));
-            (e.key().to_owned(), value, line, encrypted)
+        let mut variables = Vec::new();
+        for (key, f, i) in winners {
+            if !wanted(&key) {
+                continue;
+            }
+            let mut value = self.value(f, i)?;
+            let from_env = !self.overload && self.env.contains_key(&key);
+            let entry = &self.sources[f].file.document().entries()[i];
+            variables.push(Variable {
+                line: entry.line(),
+                encrypted: entry.value_starts_with(ENCRYPTED_PREFIX),
+                key,
+                value: SecretString::new(std::mem::take(&mut *value)),
+                file: f,
+                from_env,
+            });
+        }
+        let files = self
+            .sources
+            .iter()
+            .map(|s| {
+                let matching = s.decryptor.as_ref().and_then(Decryptor::matching);
+                LoadedFile {
+                    path: s.file.path().to_owned(),
+                    public_key: s.file.public_key().copied(),
+                    key_source: matching.map(|c| c.source.clone()),
+                    private_key: matching.map(|c| c.key.clone()),
+                }
+            })
+            .collect();
+        Ok(Loaded {
+            variables,
+            files,
+            loose_keys_files: self.loose_keys_files,
         })
-        .collect();
-    let matching = decryptor.as_ref().and_then(|d| d.matching());
-    let source = matching.map(|c| c.source.clone());
-    let key = matching.map(|c| c.key.clone());
-    Ok((values, source, key))
-}
+    }
 
-/// Runs the `$(...)` substitutions of a value, or refuses when no runner was given.
-fn substitute(
-    text: &SecretString,
-    scope: &Scope<'_>,
-    commands: Option<&mut CommandRunner<'_>>,
-    location: impl Fn() -> (PathBuf, usize, String),
-) -> Result<Option<SecretString>> {
-    if !expand::has_command_substitution(text.expose_secret()) {
-        return Ok(None);
+    /// The value entry `i` of file `f` gives, read on first use.
+    fn value(&mut self, f: usize, i: usize) -> Result<Zeroizing<String>> {
+        if let Some(v) = &self.sources[f].values[i] {
+            return Ok(Zeroizing::new(v.expose_secret().to_owned()));
+        }
+        if self.depth >= MAX_DEPTH {
+            self.read_everything_before(f, i)?;
+        }
+        self.depth += 1;
+        let result = self.compute(f, i);
+        self.depth -= 1;
+        let value = result?;
+        self.sources[f].values[i] = Some(SecretString::new(value.to_string()));
+        Ok(value)
     }
-    let Some(run) = commands else {
-        let (path, line, key) = location();
-        return Err(Error::CommandSubstitution { path, line, key });
-    };
-    let mut visible = SecretMap::default();
-    for (k, v) in scope.env {
-        visible.insert(k.clone(), SecretString::new(v.clone()));
+
+    /// Reads every entry before entry `i` of file `f`, in order (each then finds what it
+    /// looks up already read, so the stack stays shallow).
+    fn read_everything_before(&mut self, f: usize, i: usize) -> Result<()> {
+        let saved = std::mem::replace(&mut self.depth, 0);
+        let result = (|| {
+            for g in 0..=f {
+                let end = if g == f {
+                    i
+                } else {
+                    self.sources[g].values.len()
+                };
+                for j in 0..end {
+                    self.value(g, j)?;
+                }
+            }
+            Ok(())
+        })();
+        self.depth = saved;
+        result
     }
-    let files = scope.earlier.as_map().iter().chain(scope.running.as_map());
-    for (k, v) in files {
-        if scope.overload || !visible.contains(k) {
-            visible.insert(k.clone(), SecretString::new(v.clone()));
+
+    /// The stored text of an entry: decrypted when it is a ciphertext.
+    fn text(&mut self, f: usize, i: usize) -> Result<SecretString> {
+        let source = &mut self.sources[f];
+        let entry = &source.file.document().entries()[i];
+        if !entry.value_starts_with(ENCRYPTED_PREFIX) {
+            return Ok(SecretString::new(entry.value()));
+        }
+        if let Some(done) = source.decrypted[i].take() {
+            return done;
+        }
+        match &source.decryptor {
+            Some(d) => d.decrypt(entry),
+            None => unreachable!("a file with a ciphertext has a decryptor"),
         }
     }
-    let result = expand::substitute_commands(text.expose_secret(), &mut |command: &str| {
-        run(command, visible.as_map())
-    });
-    match result {
-        Ok(out) => Ok(Some(SecretString::new(out.to_string()))),
-        Err(cause) => {
-            let (path, line, key) = location();
-            Err(Error::CommandFailed {
+
+    fn compute(&mut self, f: usize, i: usize) -> Result<Zeroizing<String>> {
+        let text = self.text(f, i)?;
+        let (key, quote, line) = {
+            let entry = &self.sources[f].file.document().entries()[i];
+            (entry.key().to_owned(), entry.quote(), entry.line())
+        };
+        let env = self.env;
+        let env_value = env.get(&key);
+        if let (false, Some(value)) = (self.overload, env_value) {
+            return Ok(Zeroizing::new(value.clone()));
+        }
+        let text = Zeroizing::new(text.expose_secret().to_owned());
+        if quote == Quote::Single {
+            return Ok(text);
+        }
+        // Under `overload`, dotenvx substitutes only when the environment does not hold the
+        // key with another value.
+        let substitutes = env_value.is_none_or(|v| **v == *text);
+        if substitutes && expand::has_command_substitution(&text) {
+            if self.commands.is_none() {
+                let path = self.sources[f].file.path().to_owned();
+                return Err(Error::CommandSubstitution { path, line, key });
+            }
+            let substituted = self.substitute(f, i, &text)?;
+            if *substituted != *text {
+                return Ok(substituted);
+            }
+        }
+        let start = self.budget.work_left;
+        let mut budget = self.budget;
+        let mut scope = EntryScope {
+            loader: self,
+            file: f,
+            index: i,
+        };
+        let expanded = expand::expand(&text, &mut scope, &mut budget);
+        // Lookups inside spent from the shared budget already; this expansion's own scans
+        // are taken off now.
+        let spent = start - budget.work_left;
+        self.budget.work_left = self.budget.work_left.saturating_sub(spent);
+        let expanded = expanded.and_then(|v| {
+            self.produced += v.len();
+            match self.produced > self.budget.max_len {
+                true => Err(ExpandError::TooLarge),
+                false => Ok(v),
+            }
+        });
+        match expanded {
+            Ok(v) => Ok(v),
+            Err(ExpandError::Lookup(e)) => Err(e),
+            Err(ExpandError::TooLarge) => {
+                let (path, line, key) = self.location(f, i);
+                Err(Error::ExpansionTooLarge {
+                    path,
+                    line,
+                    key,
+                    limit: self.budget.max_len,
+                })
+            }
+        }
+    }
+
+    fn location(&self, f: usize, i: usize) -> (PathBuf, usize, String) {
+        let source = &self.sources[f];
+        let entry = &source.file.document().entries()[i];
+        (
+            source.file.path().to_owned(),
+            entry.line(),
+            entry.key().to_owned(),
+        )
+    }
+
+    /// Runs the substitutions of entry `i` of file `f`. The commands see what dotenvx gives
+    /// them (the environment with earlier files, overlaid by this file's earlier lines), less
+    /// every private key.
+    fn substitute(&mut self, f: usize, i: usize, text: &str) -> Result<Zeroizing<String>> {
+        self.read_everything_before(f, i)?;
+        let mut visible: HashMap<String, String> = self.env.clone();
+        let sources = &self.sources[..=f];
+        for (g, source) in sources.iter().enumerate() {
+            let end = if g == f { i } else { source.values.len() };
+            let entries = source.file.document().entries();
+            for (entry, value) in entries[..end].iter().zip(&source.values[..end]) {
+                let Some(value) = value else { continue };
+                let wins = g == f || self.overload || !visible.contains_key(entry.key());
+                if !wins {
+                    continue;
+                }
+                let text = value.expose_secret().to_owned();
+                if let Some(mut old) = visible.insert(entry.key().to_owned(), text) {
+                    crate::secret::wipe(&mut old);
+                }
+            }
+        }
+        visible.retain(|name, value| {
+            let keep = !name.starts_with(PRIVATE_KEY_PREFIX);
+            if !keep {
+                crate::secret::wipe(value);
+            }
+            keep
+        });
+        let visible = WipedMap(visible);
+        let max_len = self.budget.max_len;
+        let (path, line, key) = self.location(f, i);
+        let run = self
+            .commands
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable!("checked by the caller"));
+        let result = expand::substitute_commands(text, max_len, &mut |command: &str| {
+            run(command, &visible.0).map(Zeroizing::new)
+        });
+        result.map_err(|cause| match cause {
+            Some(cause) => Error::CommandFailed {
                 path,
                 line,
                 key,
                 cause,
-            })
+            },
+            None => Error::ExpansionTooLarge {
+                path,
+                line,
+                key,
+                limit: max_len,
+            },
+        })
+    }
+
+    /// The value `name` has for entry `i` of file `f`, as dotenvx looks it up.
+    fn lookup(&mut self, f: usize, i: usize, name: &str) -> Result<Option<Zeroizing<String>>> {
+        if name.starts_with(PRIVATE_KEY_PREFIX) {
+            return Ok(None);
         }
+        let env_map = self.env;
+        let env = || env_map.get(name).map(|v| Zeroizing::new(v.clone()));
+        if !self.overload
+            && let Some(v) = env()
+        {
+            return Ok(Some(v));
+        }
+        if self.confine.is_none_or(|only| only.contains(name)) {
+            let running = self.sources[f].last_before(name, i).map(|j| (f, j));
+            let sources = &self.sources;
+            let earlier = |g: usize| sources[g].last_before(name, usize::MAX).map(|j| (g, j));
+            let found = match self.overload {
+                false => (0..f).find_map(earlier).or(running),
+                true => running.or_else(|| (0..f).rev().find_map(earlier)),
+            };
+            if let Some((g, j)) = found {
+                return self.value(g, j).map(Some);
+            }
+        }
+        Ok(env())
+    }
+
+    /// dotenvx's stop rule: was `name` single-quoted earlier in file `f`, with a reference in
+    /// its value?
+    fn quoted_literal_has_reference(&mut self, f: usize, i: usize, name: &str) -> Result<bool> {
+        let source = &self.sources[f];
+        let entries = source.file.document().entries();
+        let Some(indices) = source.by_key.get(name) else {
+            return Ok(false);
+        };
+        let quoted = indices
+            .iter()
+            .rev()
+            .copied()
+            .find(|&j| j < i && entries[j].quote() == Quote::Single);
+        match quoted {
+            Some(j) => {
+                let value = self.value(f, j)?;
+                Ok(!value.is_empty() && expand::has_reference(&value))
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// A map of secret texts wiped when dropped.
+struct WipedMap(HashMap<String, String>);
+
+impl Drop for WipedMap {
+    fn drop(&mut self) {
+        for value in self.0.values_mut() {
+            crate::secret::wipe(value);
+        }
+    }
+}
+
+/// The names visible to one entry's expansion.
+struct EntryScope<'l, 'o> {
+    loader: &'l mut Loader<'o>,
+    file: usize,
+    index: usize,
+}
+
+impl Scope for EntryScope<'_, '_> {
+    type Error = Error;
+
+    fn value(&mut self, name: &str) -> Result<Option<Zeroizing<String>>> {
+        self.loader.lookup(self.file, self.index, name)
+    }
+
+    fn quoted_literal_has_reference(&mut self, name: &str) -> Result<bool> {
+        self.loader
+            .quoted_literal_has_reference(self.file, self.index, name)
     }
 }
 
@@ -332,3 +583,6 @@ pub fn load_file_with_env(path: &Path, env: &HashMap<String, String>) -> Result<
         },
     )
 }
+
+#[cfg(test)]
+mod tests;

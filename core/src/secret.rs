@@ -1,6 +1,5 @@
 //! Wrappers for secret material: wiped on drop, never printed.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use zeroize::Zeroize;
@@ -37,51 +36,6 @@ impl SecretString {
     /// The secret text. Callers must not log or display it.
     pub fn expose_secret(&self) -> &str {
         &self.0
-    }
-
-    /// Moves the text out into a [`SecretMap`] without copying it.
-    fn into_inner(mut self) -> String {
-        std::mem::take(&mut self.0)
-    }
-}
-
-/// Names mapped to secret texts, for expansion while loading. A value is wiped when it is
-/// replaced, and every value left is wiped when the map is dropped, on an error path as well.
-#[derive(Default)]
-pub(crate) struct SecretMap(HashMap<String, String>);
-
-impl SecretMap {
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    pub(crate) fn contains(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
-
-    /// Sets `name`, wiping the value it replaces.
-    pub(crate) fn insert(&mut self, name: String, value: SecretString) {
-        if let Some(mut old) = self.0.insert(name, value.into_inner()) {
-            wipe(&mut old);
-        }
-    }
-
-    /// Removes `name` and hands its value over, without a copy.
-    pub(crate) fn take(&mut self, name: &str) -> Option<SecretString> {
-        self.0.remove(name).map(SecretString::new)
-    }
-
-    /// The map itself, for a caller that reads it.
-    pub(crate) fn as_map(&self) -> &HashMap<String, String> {
-        &self.0
-    }
-}
-
-impl Drop for SecretMap {
-    fn drop(&mut self) {
-        for value in self.0.values_mut() {
-            wipe(value);
-        }
     }
 }
 

@@ -161,35 +161,6 @@ fn environment_wins_unless_overload() {
 }
 
 #[test]
-fn a_secret_arrives_exactly_as_encrypted() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join(".env"),
-        "DB_USER=app\nPASS=\"pa$word@x\"\nURL=\"postgres://${DB_USER}:${UNSET}@db\"\n",
-    )
-    .unwrap();
-    let plain = get_json(dir.path(), ".env");
-    assert_eq!(
-        plain["PASS"], "pa@x",
-        "plaintext values expand as dotenvx does"
-    );
-    assert_eq!(plain["URL"], "postgres://app:@db");
-    envx(dir.path())
-        .args(["encrypt", "-k", "PASS", "-k", "URL"])
-        .assert()
-        .success();
-    let secret = get_json(dir.path(), ".env");
-    assert_eq!(
-        secret["PASS"], "pa$word@x",
-        "undefined references stay literal in secrets"
-    );
-    assert_eq!(
-        secret["URL"], "postgres://app:${UNSET}@db",
-        "defined references still expand"
-    );
-}
-
-#[test]
 fn command_substitution_is_refused_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("marker");

@@ -8,6 +8,7 @@
 mod common;
 mod encrypt_decrypt;
 mod errors;
+mod exact;
 mod fixtures;
 mod get_set;
 mod git;

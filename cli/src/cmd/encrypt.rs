@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use envx_core::discover::KeysFileCache;
 use envx_core::edit::{self, NewKeyPair};
 use envx_core::envfile::EnvFile;
 use envx_core::fs::lock_folders;
@@ -34,8 +35,10 @@ struct Planned {
 }
 
 /// Encrypts every file in memory first; writes only when all succeeded (keys file first).
-pub fn run(args: &EncryptArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let selection = args.keys.selection();
+    let search = ctx.search(&args.files.keys_files, &[]);
+    let mut cache = KeysFileCache::default();
     let files = args.files.files();
     // Read-modify-write under a lock, so concurrent edits of a file are serialised.
     let mut locked = files.clone();
@@ -55,11 +58,23 @@ pub fn run(args: &EncryptArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure>
             ))
             .hint(format!("run `envx encrypt -f {}` once without --stdout", show(&path))));
         }
+        if file.public_key().is_some() {
+            file.decryptor(&search, &mut cache)?.check_writable()?;
+        }
+        for empty in edit::empty_references(&file, &ctx.env, &selection) {
+            ui.warn(&format!(
+                "{}:{}: the value of {} holds ${}, which expands to nothing (before and after encryption); single-quote the value if the $ is literal",
+                show(&path),
+                empty.line,
+                empty.key,
+                empty.name
+            ));
+        }
         let new_pair = edit::ensure_public_key(&mut file);
         let public = *file
             .public_key()
             .unwrap_or_else(|| unreachable!("ensure_public_key gave the file a key"));
-        let changed = edit::encrypt(&mut file, &public, &selection);
+        let changed = edit::encrypt(&mut file, &public, &selection)?;
         planned.push(Planned {
             file,
             new_pair,

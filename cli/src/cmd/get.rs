@@ -2,7 +2,8 @@
 
 use clap::Args;
 use envx_core::document::{Quote, encode_value};
-use envx_core::load::{LoadOptions, Loaded, load};
+use envx_core::glob::Selection;
+use envx_core::load::{LoadOptions, Loaded, load, load_selected};
 use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, GetFormat};
@@ -31,15 +32,18 @@ pub struct GetArgs {
 
 /// Loads like `run` would and prints what the program would see.
 pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let loaded = load(
-        &args.files.files(),
-        LoadOptions {
-            env: &ctx.env,
-            search: ctx.search(&args.files.keys_files, &[]),
-            overload: args.overload,
-            commands: None,
-        },
-    )?;
+    let options = LoadOptions {
+        env: &ctx.env,
+        search: ctx.search(&args.files.keys_files, &[]),
+        overload: args.overload,
+        commands: None,
+    };
+    // One key: only its value and what it references are decrypted.
+    let wanted = args.key.as_ref().map(|k| Selection::new([k], [""; 0]));
+    let loaded = match &wanted {
+        Some(wanted) => load_selected(&args.files.files(), options, wanted, false)?,
+        None => load(&args.files.files(), options)?,
+    };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
     if let Some(key) = &args.key {
         let value = match loaded.get(key) {

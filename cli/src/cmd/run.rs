@@ -13,7 +13,7 @@ use clap::Args;
 use envx_core::discover::{Candidate, KeySource};
 use envx_core::glob::Selection;
 use envx_core::keys::PrivateKey;
-use envx_core::load::{LoadOptions, Loaded, load};
+use envx_core::load::{LoadOptions, Loaded, load, load_selected};
 use envx_core::policy::{CLEAN_ENV_ALLOWLIST, is_loader_var, is_private_key_var};
 use zeroize::Zeroizing;
 
@@ -87,19 +87,24 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         .collect();
     let base = base_environment(&args, &ctx);
     let mut runner = |command: &str, vars: &HashMap<String, String>| substitute(command, vars);
-    let loaded = load(
-        &files,
-        LoadOptions {
-            env: &base,
-            search: ctx.search(&args.files.keys_files, &supplied),
-            overload: args.overload,
-            commands: if args.allow_command_substitution {
-                Some(&mut runner)
-            } else {
-                None
-            },
+    let options = LoadOptions {
+        env: &base,
+        search: ctx.search(&args.files.keys_files, &supplied),
+        overload: args.overload,
+        commands: if args.allow_command_substitution {
+            Some(&mut runner)
+        } else {
+            None
         },
-    )?;
+    };
+    // With --only, only the selected values are read, and a reference inside one of them
+    // resolves only to another selected key or to the environment: an unselected secret
+    // cannot ride into the child inside a selected value.
+    let only = Selection::new(&args.only, Vec::<String>::new());
+    let loaded = match args.only.is_empty() {
+        true => load(&files, options)?,
+        false => load_selected(&files, options, &only, true)?,
+    };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
     let injected = injected(&args, &loaded, &base)?;
     report(&loaded, &injected, ui);

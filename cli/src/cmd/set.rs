@@ -39,6 +39,10 @@ pub struct SetArgs {
     /// Store the value in plaintext.
     #[arg(long)]
     plain: bool,
+    /// Accept an empty value read from stdin (an empty or closed stdin is otherwise an error:
+    /// it usually means the value never arrived).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 impl Drop for SetArgs {
@@ -58,6 +62,13 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         )));
     }
     let value = read_value(args)?;
+    if value.expose_secret().contains('\0') {
+        // No environment variable can hold a NUL byte, so no program could receive it.
+        return Err(Failure::new(format!(
+            "the value for {} holds a NUL byte, which no environment variable can carry; nothing changed",
+            args.key
+        )));
+    }
     let path = &args.file;
     let mut locked = vec![path.clone()];
     locked.extend(args.keys_files.iter().cloned());
@@ -73,10 +84,13 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     };
     let search = ctx.search(&args.keys_files, &[]);
     let mut cache = KeysFileCache::default();
-    let decryptor = match file.has_encrypted_values() {
-        true => Some(file.decryptor(&search, &mut cache)?),
-        false => None,
+    let decryptor = match (plain, file.has_encrypted_values()) {
+        (false, _) | (true, true) => Some(file.decryptor(&search, &mut cache)?),
+        (true, false) => None,
     };
+    if let (false, None, Some(decryptor)) = (plain, &new_pair, &decryptor) {
+        decryptor.check_writable()?;
+    }
     ui.warn_loose_keys_files(cache.loose_files());
     let public = if plain {
         None
@@ -144,6 +158,13 @@ fn read_value(args: &SetArgs) -> Result<SecretString, Failure> {
                 if value.ends_with('\r') {
                     value.pop();
                 }
+            }
+            if value.is_empty() && !args.allow_empty {
+                return Err(Failure::new(format!(
+                    "no value for {} arrived on stdin (it was empty or closed); nothing changed",
+                    args.key
+                ))
+                .hint("pipe the value in, or pass --allow-empty to store an empty value"));
             }
             Ok(SecretString::new(value))
         }
