@@ -500,8 +500,22 @@ fn r11_envx_diff_reports_public_keys_and_copied_ciphertexts() {
         "{report}"
     );
 
-    // A public key under a second name is an added public key line.
+    // A second declaration before the real one: the value that wins is unchanged, but the
+    // line is reported.
     git_ok(dir.path(), &["checkout", "-q", "--", ".env.staging"]);
+    fs::write(
+        &production,
+        format!("DOTENV_PUBLIC_KEY_PRODUCTION={foreign}\n{prod_text}"),
+    )
+    .unwrap();
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    assert!(
+        report_line(&report, "DOTENV_PUBLIC_KEY_PRODUCTION")
+            .ends_with(" public key line added, declared 2 times"),
+        "{report}"
+    );
+
+    // A public key under a second name is an added public key line.
     let mut text = prod_text;
     text.push_str(&format!("DOTENV_PUBLIC_KEY_STAGING={foreign}\n"));
     fs::write(&production, &text).unwrap();
@@ -555,7 +569,14 @@ fn r11_envx_diff_checks_its_revisions_and_compares_two() {
         .args(["diff", "--", &option])
         .assert()
         .code(1);
-    assert!(!written.exists(), "a revision was read as an option");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("written-by-git")),
+        "a revision was read as an option: {names:?}"
+    );
 
     // Two revisions: the working tree's uncommitted change is not part of it.
     let report = stdout_of(

@@ -337,8 +337,12 @@ fn public_key_change(key: &str, old: &Document, new: &Document) -> Option<Vec<St
     let short = |v: &str| escape(&v.chars().take(8).collect::<String>()) + "…";
     let mut words = vec![match (before.last(), after.last()) {
         (Some(b), Some(a)) if b != a => format!("public key changed {} → {}", short(b), short(a)),
-        (_, Some(_)) => "public key added".to_owned(),
-        _ => "public key removed".to_owned(),
+        (None, _) => "public key added".to_owned(),
+        (_, None) => "public key removed".to_owned(),
+        // The value that wins is the same; another line declaring the key came or went.
+        _ if after.len() > before.len() => "public key line added".to_owned(),
+        _ if after.len() < before.len() => "public key line removed".to_owned(),
+        _ => "public key lines changed".to_owned(),
     }];
     if after.len() > 1 {
         words.push(format!("declared {} times", after.len()));
