@@ -461,6 +461,11 @@ fn r11_envx_diff_reports_public_keys_and_copied_ciphertexts() {
     fs::write(&staging, &text).unwrap();
     let stolen_line = text.lines().count();
 
+    let diff = git_ok(dir.path(), &["diff", "--", ".env.production"]);
+    assert!(
+        diff.contains("\n+API_KEY_COPY=[encrypted, same ciphertext as API_KEY] "),
+        "{diff}"
+    );
     let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
     let public = report_line(&report, "DOTENV_PUBLIC_KEY_PRODUCTION");
     assert!(

@@ -311,7 +311,9 @@ fn value_change(old: &Parsed, new: &Parsed, key: &str) -> Option<(Vec<String>, V
                 (_, Encrypted, Some(false)) => &["now encrypted", "value changed"],
                 (_, Encrypted, None) => &["now encrypted"],
                 // Same text, other quotes: single quotes stop expansion, so it can matter.
-                _ if b.value() == a.value() => &["quoting changed", "in plaintext"],
+                _ if Zeroizing::new(b.value()) == Zeroizing::new(a.value()) => {
+                    &["quoting changed", "in plaintext"]
+                }
                 _ => &["changed", "in plaintext"],
             };
             (words, values)

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use envx_core::crypto::{decode_payload, is_encrypted};
+use envx_core::crypto::{ENCRYPTED_PREFIX, decode_payload};
 use envx_core::discover::KeysFileCache;
 use envx_core::document::{Document, Entry, encode_value};
 use envx_core::envfile::EnvFile;
@@ -52,7 +52,7 @@ impl State {
     pub fn of(entry: &Entry) -> Self {
         if entry.key().starts_with(PUBLIC_KEY_PREFIX) {
             Self::PublicKey
-        } else if is_encrypted(&entry.value()) {
+        } else if entry.value_starts_with(ENCRYPTED_PREFIX) {
             Self::Encrypted
         } else {
             Self::Plaintext
