@@ -460,3 +460,46 @@ fn relative_to(root: &Path, cwd: &Path, path: &Path) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Parsed {
+        Parsed {
+            doc: Document::parse(text),
+            keys: None,
+        }
+    }
+
+    fn words(old: &str, new: &str, key: &str) -> Option<String> {
+        value_change(&parsed(old), &parsed(new), key).map(|(w, _)| w.join(", "))
+    }
+
+    #[test]
+    fn plaintext_changes_say_so() {
+        // Single quotes stop expansion: same text, other meaning.
+        assert_eq!(
+            words("A=\"$HOME\"\n", "A='$HOME'\n", "A").as_deref(),
+            Some("quoting changed, in plaintext")
+        );
+        assert_eq!(words("A=x\n", "A=x\n", "A"), None);
+        assert_eq!(
+            words("", "A=x\n", "A").as_deref(),
+            Some("added, in plaintext")
+        );
+        assert_eq!(
+            words("A=x\n", "A=y\n", "A").as_deref(),
+            Some("changed, in plaintext")
+        );
+        // Without a key, whether the value changed is unknown, and not claimed.
+        assert_eq!(
+            words("A=\"encrypted:AAAA\"\n", "A=x\n", "A").as_deref(),
+            Some("now in plaintext")
+        );
+        assert_eq!(
+            words("A=x\n", "A=\"encrypted:AAAA\"\n", "A").as_deref(),
+            Some("now encrypted")
+        );
+    }
+}
