@@ -53,9 +53,9 @@ pub enum Command {
     Keypair(crate::cmd::keypair::KeypairArgs),
     /// List the env files in a tree, their keys and where their private keys are (no values).
     Ls(crate::cmd::ls::LsArgs),
-    /// Compare env files with a git revision, key by key (values masked unless --show).
+    /// Compare env files with a git revision or between two, key by key (values masked unless --show).
     Diff(crate::cmd::diff::DiffArgs),
-    /// Print an env file with values decrypted, for `git diff` (a textconv driver; inert).
+    /// Print an env file for `git diff`, each value marked encrypted or PLAINTEXT (a textconv driver; inert).
     Textconv(crate::cmd::textconv::TextconvArgs),
     /// Register envx's diff and merge drivers in this repository.
     GitSetup(crate::cmd::git_setup::GitSetupArgs),

@@ -155,20 +155,35 @@ impl Ui {
     }
 }
 
-/// Makes control and bidirectional-override characters visible, so a crafted file or key name
-/// cannot rewrite the terminal or disguise a message.
+/// Makes control, bidirectional and invisible formatting characters visible, so a crafted
+/// file, key name or value cannot rewrite the terminal, hide text or disguise a message. The
+/// one escaper for everything envx shows that came from a file: messages, and the values and
+/// lines `diff` and `textconv` print. `\n`, `\r` and `\t` get their short forms, other ASCII
+/// controls `\x1b`-style, the rest `\u{202e}`-style. A backslash is left as it is, so the
+/// result is for reading, not for parsing back.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        let hidden = c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if hidden {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
+        let _ = match c {
+            '\n' => out.write_str("\\n"),
+            '\r' => out.write_str("\\r"),
+            '\t' => out.write_str("\\t"),
+            c if c.is_ascii_control() => write!(out, "\\x{:02x}", u32::from(c)),
+            c if c.is_control() || is_invisible(c) => write!(out, "\\u{{{:x}}}", u32::from(c)),
+            c => out.write_char(c),
+        };
     }
     out
+}
+
+/// Bidirectional controls, zero-width characters, line and paragraph separators, and the
+/// byte-order mark: characters that change or hide what a reader sees without being
+/// `char::is_control`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
 }
 
 #[cfg(test)]
@@ -177,8 +192,14 @@ mod tests {
 
     #[test]
     fn escapes_control_and_bidi_characters() {
-        assert_eq!(escape("a\x1b[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(escape("a\x1b[2Jb\x7f"), "a\\x1b[2Jb\\x7f");
+        assert_eq!(escape("a\r\nb\tc"), "a\\r\\nb\\tc");
+        assert_eq!(
+            escape("x\u{202e}y\u{2066}z\u{200b}"),
+            "x\\u{202e}y\\u{2066}z\\u{200b}"
+        );
+        assert_eq!(escape("c1\u{9b}2J"), "c1\\u{9b}2J");
+        assert_eq!(escape("C:\\path"), "C:\\path", "a backslash stays");
         assert_eq!(escape(".env.production: ok ✓"), ".env.production: ok ✓");
     }
 }

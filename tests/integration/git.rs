@@ -21,7 +21,9 @@ fn git(dir: &Path, args: &[&str]) -> Output {
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
         .output()
-        .expect("git runs")
+        .unwrap_or_else(|e| {
+            panic!("the git tests need the `git` command on PATH, and it could not run: {e}")
+        })
 }
 
 fn git_ok(dir: &Path, args: &[&str]) -> String {
@@ -59,8 +61,14 @@ fn git_diff_shows_plaintext_through_textconv() {
     assert!(!tracked.contains(".env.keys"), "{tracked}");
     set_ok(dir.path(), ".env.production", "API_KEY", "new-api-key");
     let diff = git_ok(dir.path(), &["diff"]);
-    assert!(diff.contains("-API_KEY=\"old-api-key\""), "{diff}");
-    assert!(diff.contains("+API_KEY=\"new-api-key\""), "{diff}");
+    assert!(
+        diff.contains("\n-API_KEY=[encrypted] \"old-api-key\"\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("\n+API_KEY=[encrypted] \"new-api-key\"\n"),
+        "{diff}"
+    );
     assert!(
         !diff.contains("-DB_PASSWORD") && !diff.contains("+DB_PASSWORD"),
         "only the changed key changes: {diff}"
@@ -74,7 +82,7 @@ fn git_diff_shows_plaintext_through_textconv() {
         .success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(
-        !text.contains("hunter2") && text.contains("DB_PASSWORD=\"encrypted:"),
+        !text.contains("hunter2") && text.contains("DB_PASSWORD=[encrypted] \"encrypted:"),
         "{text}"
     );
     let again = envx(dir.path())
@@ -309,4 +317,336 @@ fn gitignore_is_idempotent() {
         fs::read_to_string(dir.path().join(".dockerignore")).unwrap(),
         dockerignore
     );
+}
+
+/// What a command printed on stdout.
+fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+/// The line of an `envx diff` report about `key`.
+fn report_line<'a>(report: &'a str, key: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+        .unwrap_or_else(|| panic!("no line for {key}: {report}"))
+}
+
+/// Issue 11, point 8: `envx decrypt` on every value, or `encrypt` back, is a changed line per
+/// key in `git diff` (through the textconv driver) and a "now in plaintext" / "now encrypted"
+/// line in `envx diff`.
+#[test]
+fn r11_a_value_going_to_plaintext_or_back_is_a_visible_change() {
+    let dir = repo();
+    envx(dir.path())
+        .args(["decrypt", "-f", ".env.production"])
+        .assert()
+        .success();
+    let diff = git_ok(dir.path(), &["diff"]);
+    for (key, value) in [
+        ("API_KEY", "old-api-key"),
+        ("DB_PASSWORD", "hunter2-db"),
+        ("REGION", "eu-west-1"),
+    ] {
+        assert!(
+            diff.contains(&format!("\n-{key}=[encrypted] \"{value}\"\n"))
+                && diff.contains(&format!("\n+{key}=[PLAINTEXT] \"{value}\"\n")),
+            "{key}: {diff}"
+        );
+    }
+    assert!(
+        !diff.contains("-DOTENV_PUBLIC_KEY") && !diff.contains("+DOTENV_PUBLIC_KEY"),
+        "{diff}"
+    );
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    for key in ["API_KEY", "DB_PASSWORD", "REGION"] {
+        assert!(
+            report_line(&report, key).ends_with(" now in plaintext, same value"),
+            "{report}"
+        );
+    }
+
+    // Committed in plaintext, then encrypted again: the way back shows too.
+    git_ok(dir.path(), &["commit", "-q", "-am", "plaintext"]);
+    set_ok(dir.path(), ".env.production", "REGION", "us-east-1");
+    envx(dir.path())
+        .args(["encrypt", "-f", ".env.production"])
+        .assert()
+        .success();
+    let diff = git_ok(dir.path(), &["diff"]);
+    assert!(
+        diff.contains("\n-API_KEY=[PLAINTEXT] \"old-api-key\"\n")
+            && diff.contains("\n+API_KEY=[encrypted] \"old-api-key\"\n"),
+        "{diff}"
+    );
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    assert!(
+        report_line(&report, "API_KEY").ends_with(" now encrypted, same value"),
+        "{report}"
+    );
+    assert!(
+        report_line(&report, "REGION").ends_with(" now encrypted, value changed"),
+        "{report}"
+    );
+}
+
+/// The state marker is envx's, not the file's: a plaintext line written to look like the
+/// driver's output of an encrypted value still shows as PLAINTEXT, and as a changed line.
+#[test]
+fn r11_a_file_cannot_fake_the_encrypted_marker() {
+    let dir = repo();
+    let path = dir.path().join(".env.production");
+    let text = fs::read_to_string(&path).unwrap();
+    let faked: String = text
+        .split_inclusive('\n')
+        .map(|l| {
+            if l.starts_with("API_KEY=") {
+                "API_KEY=[encrypted] \"old-api-key\"  # encrypted\n"
+            } else {
+                l
+            }
+        })
+        .collect();
+    fs::write(&path, faked).unwrap();
+    let diff = git_ok(dir.path(), &["diff"]);
+    assert!(
+        diff.contains("\n-API_KEY=[encrypted] \"old-api-key\"\n")
+            && diff.contains("\n+API_KEY=[PLAINTEXT] [encrypted] \"old-api-key\"  # encrypted\n"),
+        "{diff}"
+    );
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    assert!(
+        report_line(&report, "API_KEY").ends_with(" now in plaintext, value changed"),
+        "{report}"
+    );
+}
+
+/// Issue 11, point 8: a public key line added or changed is reported, and so is a ciphertext
+/// copied to another key or into another file, with both places named.
+#[test]
+fn r11_envx_diff_reports_public_keys_and_copied_ciphertexts() {
+    let dir = repo();
+    set_ok(dir.path(), ".env.staging", "STAGING_ONLY", "s");
+    git_ok(dir.path(), &["add", ".env.staging"]);
+    git_ok(dir.path(), &["commit", "-q", "-m", "staging"]);
+    let production = dir.path().join(".env.production");
+    let staging = dir.path().join(".env.staging");
+    let value_of = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}"))
+            .to_owned()
+    };
+    let prod_text = fs::read_to_string(&production).unwrap();
+    let api_line = prod_text
+        .lines()
+        .position(|l| l.starts_with("API_KEY="))
+        .unwrap()
+        + 1;
+    let ciphertext = value_of(&prod_text, "API_KEY");
+    let foreign = value_of(
+        &fs::read_to_string(&staging).unwrap(),
+        "DOTENV_PUBLIC_KEY_STAGING",
+    );
+
+    // A copy under another name in the same file, a copy into another file, and a second
+    // public key appended.
+    let mut text = prod_text.clone();
+    text.push_str(&format!("API_KEY_COPY={ciphertext}\n"));
+    text.push_str(&format!("DOTENV_PUBLIC_KEY_PRODUCTION={foreign}\n"));
+    fs::write(&production, &text).unwrap();
+    let copy_line = text.lines().count() - 1;
+    let mut text = fs::read_to_string(&staging).unwrap();
+    text.push_str(&format!("STOLEN={ciphertext}\n"));
+    fs::write(&staging, &text).unwrap();
+    let stolen_line = text.lines().count();
+
+    let diff = git_ok(dir.path(), &["diff", "--", ".env.production"]);
+    assert!(
+        diff.contains("\n+API_KEY_COPY=[encrypted, same ciphertext as API_KEY] "),
+        "{diff}"
+    );
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    let public = report_line(&report, "DOTENV_PUBLIC_KEY_PRODUCTION");
+    assert!(
+        public.contains("public key changed") && public.ends_with("declared 2 times"),
+        "{report}"
+    );
+    let copy = report_line(&report, "API_KEY_COPY");
+    assert!(
+        copy.contains(&format!("same ciphertext as API_KEY (line {api_line})"))
+            && copy.contains(&format!(
+                "same ciphertext as STOLEN in .env.staging (line {stolen_line})"
+            )),
+        "{report}"
+    );
+    let stolen = report_line(&report, "STOLEN");
+    assert!(
+        stolen.contains(&format!(
+            "same ciphertext as API_KEY in .env.production (line {api_line})"
+        )) && stolen.contains(&format!(
+            "same ciphertext as API_KEY_COPY in .env.production (line {copy_line})"
+        )),
+        "{report}"
+    );
+
+    // Only the copy into the other file, compared alone: the origin is still found.
+    git_ok(dir.path(), &["checkout", "-q", "--", ".env.production"]);
+    let report = stdout_of(
+        &envx(dir.path())
+            .args(["diff", "-f", ".env.staging"])
+            .assert()
+            .success(),
+    );
+    assert!(
+        report_line(&report, "STOLEN").ends_with(&format!(
+            "added, same ciphertext as API_KEY in .env.production (line {api_line})"
+        )),
+        "{report}"
+    );
+
+    // A second declaration before the real one: the value that wins is unchanged, but the
+    // line is reported.
+    git_ok(dir.path(), &["checkout", "-q", "--", ".env.staging"]);
+    fs::write(
+        &production,
+        format!("DOTENV_PUBLIC_KEY_PRODUCTION={foreign}\n{prod_text}"),
+    )
+    .unwrap();
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    assert!(
+        report_line(&report, "DOTENV_PUBLIC_KEY_PRODUCTION")
+            .ends_with(" public key line added, declared 2 times"),
+        "{report}"
+    );
+
+    // A public key under a second name is an added public key line.
+    let mut text = prod_text;
+    text.push_str(&format!("DOTENV_PUBLIC_KEY_STAGING={foreign}\n"));
+    fs::write(&production, &text).unwrap();
+    let report = stdout_of(&envx(dir.path()).arg("diff").assert().success());
+    assert!(
+        report_line(&report, "DOTENV_PUBLIC_KEY_STAGING").ends_with(
+            "public key added, the file now declares 2 public keys: \
+             DOTENV_PUBLIC_KEY_PRODUCTION DOTENV_PUBLIC_KEY_STAGING"
+        ),
+        "{report}"
+    );
+}
+
+/// Issue 11, point 9: a revision that names no commit, a range, or an option-like name is an
+/// error, not a report listing every key as added; two revisions compare with each other.
+#[test]
+fn r11_envx_diff_checks_its_revisions_and_compares_two() {
+    let dir = repo();
+    set_ok(dir.path(), ".env.production", "API_KEY", "second");
+    git_ok(dir.path(), &["commit", "-q", "-am", "second"]);
+    set_ok(dir.path(), ".env.production", "REGION", "uncommitted");
+
+    let out = envx(dir.path())
+        .args(["diff", "no-such-rev"])
+        .assert()
+        .code(1);
+    let err = stderr_of(out.get_output());
+    assert!(
+        err.contains("unknown revision `no-such-rev`: no such commit"),
+        "{err}"
+    );
+    assert!(out.get_output().stdout.is_empty());
+    envx(dir.path())
+        .args(["diff", "HEAD", "no-such-rev"])
+        .assert()
+        .code(1);
+
+    for range in ["HEAD~1..HEAD", "HEAD~1...HEAD", "^HEAD~1"] {
+        let out = envx(dir.path()).args(["diff", range]).assert().code(2);
+        let err = stderr_of(out.get_output());
+        assert!(
+            err.contains("is a range") && err.contains("envx diff A B"),
+            "{range}: {err}"
+        );
+        assert!(out.get_output().stdout.is_empty());
+    }
+
+    let written = dir.path().join("written-by-git");
+    let option = format!("--output={}", written.display());
+    envx(dir.path())
+        .args(["diff", "--", &option])
+        .assert()
+        .code(1);
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("written-by-git")),
+        "a revision was read as an option: {names:?}"
+    );
+
+    // Two revisions: the working tree's uncommitted change is not part of it.
+    let report = stdout_of(
+        &envx(dir.path())
+            .args(["diff", "HEAD~1", "HEAD"])
+            .assert()
+            .success(),
+    );
+    assert!(
+        report.starts_with(".env.production (HEAD~1 → HEAD)\n"),
+        "{report}"
+    );
+    assert!(
+        report_line(&report, "API_KEY").ends_with(" changed"),
+        "{report}"
+    );
+    assert_eq!(report.lines().count(), 2, "{report}");
+    let shown = stdout_of(
+        &envx(dir.path())
+            .args(["diff", "--show", "HEAD~1", "HEAD"])
+            .assert()
+            .success(),
+    );
+    assert!(
+        shown.contains("- old-api-key\n") && shown.contains("+ second\n"),
+        "{shown}"
+    );
+
+    // No commit yet: HEAD names nothing, and saying so beats listing every key as added.
+    let fresh = tempfile::tempdir().unwrap();
+    git_ok(fresh.path(), &["init", "-q", "-b", "main"]);
+    set_ok(fresh.path(), ".env", "A", "1");
+    git_ok(fresh.path(), &["add", ".env"]);
+    let out = envx(fresh.path()).arg("diff").assert().code(1);
+    assert!(stderr_of(out.get_output()).contains("unknown revision `HEAD`"));
+}
+
+/// Issue 11, point 10: terminal escapes, carriage returns and bidi controls in a value are shown
+/// escaped by the diff driver and by `envx diff --show`, never sent to the terminal.
+#[test]
+fn r11_control_characters_in_values_are_shown_escaped() {
+    let dir = repo();
+    let hostile = "a\x1b[2Jb\rc\u{202e}d\x07e\nf";
+    let escaped = "a\\x1b[2Jb\\rc\\u{202e}d\\x07e\\nf";
+    set_ok(dir.path(), ".env.production", "API_KEY", hostile);
+    let path = dir.path().join(".env.production");
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str("# note \x1b]0;title\x07\nPLAIN_KEY_PLAIN=\"x\x1b[31my\"\n");
+    fs::write(&path, text).unwrap();
+
+    let raw = |s: &str| s.contains(['\x1b', '\r', '\x07', '\u{202e}']);
+    let diff = git_ok(dir.path(), &["diff"]);
+    assert!(!raw(&diff), "{diff:?}");
+    assert!(
+        diff.contains(&format!("\n+API_KEY=[encrypted] \"{escaped}\"\n")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("\n+# note \\x1b]0;title\\x07\n")
+            && diff.contains("\n+PLAIN_KEY_PLAIN=[PLAINTEXT] \"x\\x1b[31my\"\n"),
+        "{diff}"
+    );
+
+    let shown = stdout_of(&envx(dir.path()).args(["diff", "--show"]).assert().success());
+    assert!(!raw(&shown), "{shown:?}");
+    assert!(shown.contains(&format!("    + {escaped}\n")), "{shown}");
+    assert!(shown.contains("    + x\\x1b[31my\n"), "{shown}");
 }
