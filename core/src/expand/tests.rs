@@ -236,9 +236,10 @@ const { Worker } = require('worker_threads');
 const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const body = `const {parentPort, workerData} = require('worker_threads');
 const p = require('@dotenvx/primitives');
+parentPort.postMessage({ready: true});
 for (const [text, vars] of workerData) {
   const out = p.expand(text, {processEnv: {}, runningParsed: Object.fromEntries(vars), literals: {}});
-  parentPort.postMessage(out.replace(/\\\\\\$/g, '$'));
+  parentPort.postMessage({out: out.replace(/\\\\\\$/g, '$')});
 }`;
 async function main() {
   const results = [];
@@ -248,9 +249,10 @@ async function main() {
     const got = await new Promise((resolve) => {
       const out = [];
       const w = new Worker(body, { eval: true, workerData: rest });
-      let timer = setTimeout(() => { w.terminate(); resolve(out); }, 300);
-      w.on('message', (m) => { out.push(m); clearTimeout(timer);
-        timer = setTimeout(() => { w.terminate(); resolve(out); }, 300); });
+      let timer = null;
+      const arm = () => { clearTimeout(timer);
+        timer = setTimeout(() => { w.terminate(); resolve(out); }, 2000); };
+      w.on('message', (m) => { if (!m.ready) out.push(m.out); arm(); });
       w.on('error', () => { clearTimeout(timer); resolve(out); });
       w.on('exit', () => { clearTimeout(timer); resolve(out); });
     });
