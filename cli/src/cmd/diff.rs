@@ -107,6 +107,10 @@ pub fn run(args: &DiffArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             let header = format!("{} ({} → {})\n", target.shown, old.label(), new.label());
             out.push_str(&header);
             out.push_str(&lines);
+            let seal = new_text
+                .as_ref()
+                .map_or(String::new(), |t| crate::cmd::seal::state_line(t));
+            out.push_str(&format!("  {seal}\n"));
         }
     }
     print_stdout(&out)
