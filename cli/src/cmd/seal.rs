@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::args::FileArgs;
 use crate::cmd::show;
-use crate::cmd::verify::{BaseVersion, base_version};
+use crate::cmd::verify::{BaseVersion, base_version, judge};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
@@ -56,14 +56,15 @@ pub fn run(args: &SealArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         };
         let text = Zeroizing::new(file.document().to_string());
         let state = seal::check(&text, None);
-        if state.is_valid() {
+        let base = base_version(&path, "HEAD").unwrap_or(None);
+        // A valid seal older than HEAD's (a replayed version) is sealed anew after review.
+        if state.is_valid() && judge(&text, None, base.as_ref()).is_ok() {
             ui.info(&format!(
                 "{shown}: already sealed, unchanged ({})",
                 state.describe()
             ));
             continue;
         }
-        let base = base_version(&path, "HEAD").unwrap_or(None);
         let (since, changes) = review(&state, base.as_ref(), file.document());
         ui.info(&format!("{shown}: changes since {since}:"));
         for change in &changes {
