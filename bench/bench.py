@@ -162,6 +162,7 @@ def main():
             fresh,
             budget=ENVX_BUDGET,
         )
+        seal_overhead(row, envx, folder, env, runs)
         out = subprocess.run([examples / "crypto_limit", str(n)], capture_output=True, text=True, check=True)
         measured = json.loads(out.stdout)
         row["limit"] = measured["seconds"]
@@ -191,6 +192,24 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
 
 
+def seal_overhead(row, envx, folder, env, runs):
+    """The same commands on a sealed copy: `run --require-seal` (verify first) and a fresh
+    `encrypt` of a sealed plaintext file (check, encrypt, reseal)."""
+    shutil.copy(folder / ".env.bench", folder / ".env.sealed")
+    timed([envx, "seal", "--yes", "-f", ".env.sealed"], folder, env)
+    row["seal_run"] = median_time(runs, [envx, "run", "--require-seal", "-f", ".env.sealed", "--", "true"], folder, env, budget=ENVX_BUDGET)
+    tpl = folder / ".env.tpl"
+    shutil.copy(folder / "plain.env", tpl)
+    timed([envx, "encrypt", "-f", ".env.tpl", "-k", "NO_SUCH_KEY"], folder, env)  # a key pair, nothing encrypted
+    shutil.copy(tpl, folder / "tpl.unsealed")
+    timed([envx, "seal", "--yes", "-f", ".env.tpl"], folder, env)
+    shutil.copy(tpl, folder / "tpl.sealed")
+    for kind in ("unsealed", "sealed"):
+        row[f"encrypt_{kind}"] = median_time(
+            runs, [envx, "encrypt", "-f", ".env.tpl"], folder, env,
+            lambda: shutil.copy(folder / f"tpl.{kind}", tpl), budget=ENVX_BUDGET)
+
+
 def report(row):
     n = row["n"]
     print(f"== {n} encrypted values")
@@ -203,6 +222,8 @@ def report(row):
     line("decrypt --stdout", row["envx_decrypt"], row.get("dx_decrypt"))
     line("encrypt (fresh file)", row["envx_encrypt"], row.get("dx_encrypt"))
     print(f"  {'encrypt again (no change)':<34}{fmt(row['envx_reencrypt'])}   = {100 * row['envx_reencrypt'] / row['envx_encrypt']:5.1f}% of a fresh encrypt")
+    print(f"  {'run --require-seal (sealed file)':<34}{fmt(row['seal_run'])}   = {100 * (row['seal_run'] / row['envx_run'] - 1):+5.1f}% over run -- true")
+    print(f"  {'encrypt, sealed file (reseals)':<34}{fmt(row['encrypt_sealed'])}   = {100 * (row['encrypt_sealed'] / row['encrypt_unsealed'] - 1):+5.1f}% over unsealed ({fmt(row['encrypt_unsealed']).strip()})")
     print(f"  {'crypto limit (1 thread, in-process)':<34}{fmt(row['limit'])}")
     print(f"  {'envx decrypt path (1 thread, in-process)':<34}{fmt(row['envx_sequential'])}   / limit = {row['envx_sequential'] / row['limit']:5.2f}x")
     if row["pays_from"] is not None:
