@@ -98,14 +98,17 @@ pub fn run(args: &SealArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
 /// authentic but stale, else the committed version when its seal verifies, else nothing was
 /// ever approved and every key is new.
 fn review(state: &SealState, base: Option<&BaseVersion>, doc: &Document) -> (String, Vec<Change>) {
-    let now = seal::sealed_keys(&Document::parse(&seal::covered_text(&doc.to_string())));
+    let text = Zeroizing::new(doc.to_string());
+    let now = seal::sealed_keys(&Document::parse(&Zeroizing::new(seal::covered_text(&text))));
     if let SealState::Stale { seq, changes, .. } = state {
         return (format!("the last seal (seq {seq})"), changes.clone());
     }
     if let Some(base) = base
         && let SealState::Valid { seq, .. } = seal::check(&base.text, None)
     {
-        let then = seal::sealed_keys(&Document::parse(&seal::covered_text(&base.text)));
+        let then = seal::sealed_keys(&Document::parse(&Zeroizing::new(seal::covered_text(
+            &base.text,
+        ))));
         return (
             format!("HEAD's sealed version (seq {seq})"),
             seal::compare(&then, &now),
@@ -228,15 +231,15 @@ pub fn show_seal_state(text: &str, shown: &str) -> String {
         return shown.to_owned();
     }
     let state = format!("#envx-seal: {}", seal::check(text, None).describe());
-    shown
-        .split_inclusive('\n')
-        .map(|line| {
-            if line.starts_with(seal::SEAL_PREFIX) {
-                let end = &line[line.trim_end_matches(['\r', '\n']).len()..];
-                format!("{state}{end}")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect()
+    // One buffer, sized up front: the rendering may hold decrypted values.
+    let mut out = String::with_capacity(shown.len() + state.len());
+    for line in shown.split_inclusive('\n') {
+        if line.starts_with(seal::SEAL_PREFIX) {
+            out.push_str(&state);
+            out.push_str(&line[line.trim_end_matches(['\r', '\n']).len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
