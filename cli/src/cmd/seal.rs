@@ -212,10 +212,18 @@ pub fn reseal_if_key_holder(
     Ok(())
 }
 
-/// One line on a file's seal for `diff` and the git diff driver: `seal: valid (seq 3)`,
-/// `seal: stale since seq 2: API_KEY changed`, `seal: absent (…)`.
-pub fn state_line(text: &str) -> String {
-    format!("seal: {}", seal::check(text, None).describe())
+/// One line on the seal of a file that changed from `old` to `new`, for `diff`:
+/// `seal: valid (seq 3)`, `seal: stale since seq 2: API_KEY changed`, `seal: absent (…)`.
+/// `None` when neither version carries a seal (a file that does not use one).
+pub fn state_line(old: Option<&str>, new: Option<&str>) -> Option<String> {
+    let sealed = |t: Option<&str>| t.is_some_and(|t| !seal::seal_lines(t).is_empty());
+    if !sealed(old) && !sealed(new) {
+        return None;
+    }
+    Some(format!(
+        "seal: {}",
+        seal::check(new.unwrap_or_default(), None).describe()
+    ))
 }
 
 /// The seal state of `path` as one word (`valid`, `stale`, `invalid`, `absent`), for `ls`.
