@@ -2,7 +2,7 @@
 //! this key approved exactly this file".
 //!
 //! ```text
-//! #envx-seal v1 seq=3 text=<sha-256 hex> keys=NAME:xxxxxxxx,… sig=<BIP-340 signature hex>
+//! #envx-seal v1 seq=3 line=6 text=<sha-256 hex> keys=NAME:xxxxxxxx,… sig=<BIP-340 signature hex>
 //! ```
 //!
 //! **What it covers.** Every byte of the file except the seal line itself, after two
@@ -17,7 +17,9 @@
 //! each assignment's name and the first 4 bytes of SHA-256(`envx-seal entry\n` ‖ name ‖ 0 ‖
 //! stored raw value), so that a verifier can name the keys that changed since the seal
 //! (the signature, not these short digests, is what decides); `seq=` is a sequence number that
-//! grows with every seal of the file. The signature is BIP-340 Schnorr over secp256k1 with the
+//! grows with every seal of the file; `line=` is the seal line's own line number, so that moving
+//! the line (into a multi-line value, where the parser would read it as part of the value)
+//! breaks the seal although the covered text is the same. The signature is BIP-340 Schnorr over secp256k1 with the
 //! file's private key (x-only public key), over the 32-byte message SHA-256(`envx-seal v1\n` ‖
 //! the line's text from `v1` up to, not including, ` sig=`). Anyone with the public key can
 //! check it; only a holder of the private key can make it.
@@ -80,13 +82,47 @@ pub struct SealedKey {
 pub struct Seal {
     /// The sequence number.
     pub seq: u64,
+    /// The 1-based line number the seal line was written on.
+    pub line: usize,
     /// SHA-256 of the covered text.
     pub text: [u8; 32],
-    /// The assignments at sealing time, in file order.
-    pub keys: Vec<SealedKey>,
+    /// The `keys=` field (validated): see [`Seal::keys`].
+    keys: String,
     signature: [u8; 64],
     /// The signed part of the line (from `v1` to before ` sig=`).
     body: String,
+}
+
+impl Seal {
+    /// The assignments at sealing time, in file order. (Decoded only when asked for: a seal
+    /// that verifies never needs them.)
+    pub fn keys(&self) -> Vec<SealedKey> {
+        key_items(&self.keys)
+            .filter_map(Result::ok)
+            .map(|(name, digest)| SealedKey {
+                name: name.to_owned(),
+                digest,
+            })
+            .collect()
+    }
+}
+
+/// The items of a `keys=` field: `NAME:digest`, comma-separated, none empty.
+fn key_items(field: &str) -> impl Iterator<Item = Result<(&str, [u8; DIGEST_LEN]), Problem>> {
+    field
+        .split(',')
+        .filter(move |_| !field.is_empty())
+        .map(|item| {
+            let (name, digest) = item
+                .rsplit_once(':')
+                .ok_or(Problem::Malformed("a keys= item is not NAME:digest"))?;
+            if name.is_empty() {
+                return Err(Problem::Malformed("a keys= item has no name"));
+            }
+            let digest = decode_hex::<DIGEST_LEN>(digest)
+                .ok_or(Problem::Malformed("a keys= digest is not 8 hex digits"))?;
+            Ok((name, digest))
+        })
 }
 
 /// What differs between the sealed file and the file as it is.
@@ -165,6 +201,13 @@ pub enum Problem {
     /// The signature does not verify with the key (short form given): the seal line was
     /// altered, or made with another key.
     BadSignature(String),
+    /// The seal line is not on the line it was signed for.
+    Moved {
+        /// The line it was signed for.
+        signed: usize,
+        /// The line it is on.
+        found: usize,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -175,6 +218,10 @@ impl fmt::Display for Problem {
             Self::NoPublicKey => {
                 f.write_str("the file declares no valid public key to check its seal with")
             }
+            Self::Moved { signed, found } => write!(
+                f,
+                "the seal line was moved (signed for line {signed}, found on line {found})"
+            ),
             Self::BadSignature(key) => write!(
                 f,
                 "the seal's signature does not verify with public key {key}… (the seal line was altered, or made with another key)"
@@ -300,45 +347,60 @@ pub fn covered_text(text: &str) -> String {
     out
 }
 
-/// Each line of `text` with its line end (`\n`, `\r\n` or a lone `\r`), as byte ranges.
-fn line_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => {
-                out.push(start..i + 1);
-                start = i + 1;
-            }
-            b'\r' => {
-                let end = if bytes.get(i + 1) == Some(&b'\n') {
-                    i + 2
-                } else {
-                    i + 1
-                };
-                out.push(start..end);
-                start = end;
-                i = end - 1;
-            }
-            _ => {}
+/// SHA-256 of [`covered_text`]`(text)`, without building that text.
+fn covered_hash(text: &str) -> [u8; 32] {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut hasher = Sha256::new();
+    for range in line_ranges(text) {
+        let line = &text[range];
+        if line.starts_with(SEAL_PREFIX) {
+            continue;
         }
-        i += 1;
+        let content = line.trim_end_matches(['\r', '\n']);
+        hasher.update(content.as_bytes());
+        if content.len() < line.len() {
+            hasher.update(b"\n");
+        }
     }
-    if start < bytes.len() {
-        out.push(start..bytes.len());
-    }
-    out
+    hasher.finalize().into()
+}
+
+/// Each line of `text` with its line end (`\n`, `\r\n` or a lone `\r`), as byte ranges.
+fn line_ranges(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = match memchr::memchr2(b'\n', b'\r', &bytes[start..]) {
+            Some(i) if bytes[start + i] == b'\r' && bytes.get(start + i + 1) == Some(&b'\n') => {
+                start + i + 2
+            }
+            Some(i) => start + i + 1,
+            None => bytes.len(),
+        };
+        let range = start..end;
+        start = end;
+        Some(range)
+    })
 }
 
 /// The seal lines of `text` (content without the line end), in order.
 pub fn seal_lines(text: &str) -> Vec<&str> {
+    numbered_seal_lines(text)
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect()
+}
+
+/// The seal lines of `text` with their 1-based line numbers.
+fn numbered_seal_lines(text: &str) -> Vec<(usize, &str)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     line_ranges(text)
-        .into_iter()
-        .map(|r| text[r].trim_end_matches(['\r', '\n']))
-        .filter(|l| l.starts_with(SEAL_PREFIX))
+        .enumerate()
+        .map(|(i, r)| (i + 1, text[r].trim_end_matches(['\r', '\n'])))
+        .filter(|(_, l)| l.starts_with(SEAL_PREFIX))
         .collect()
 }
 
@@ -396,50 +458,47 @@ pub fn parse_line(line: &str) -> Result<Seal, Problem> {
             .next()
             .and_then(|f| f.strip_prefix(name))
             .ok_or(Problem::Malformed(
-                "the fields are not seq=, text=, keys=, sig= in order",
+                "the fields are not seq=, line=, text=, keys=, sig= in order",
             ))
     };
-    let seq: u64 = field("seq=")?
+    let (seq_field, line_field) = (field("seq=")?, field("line=")?);
+    let seq: u64 = seq_field
         .parse()
         .map_err(|_| Problem::Malformed("seq= is not a number"))?;
+    let line: usize = line_field
+        .parse()
+        .map_err(|_| Problem::Malformed("line= is not a number"))?;
     let text = decode_hex::<32>(field("text=")?)
         .ok_or(Problem::Malformed("text= is not 64 hex digits"))?;
-    let keys_field = field("keys=")?;
-    let mut keys = Vec::new();
-    for item in keys_field.split(',').filter(|i| !i.is_empty()) {
-        let (name, digest) = item
-            .rsplit_once(':')
-            .ok_or(Problem::Malformed("a keys= item is not NAME:digest"))?;
-        let digest = decode_hex::<DIGEST_LEN>(digest)
-            .ok_or(Problem::Malformed("a keys= digest is not 8 hex digits"))?;
-        keys.push(SealedKey {
-            name: name.to_owned(),
-            digest,
-        });
+    let keys = field("keys=")?;
+    if fields.next().is_some() {
+        return Err(Problem::Malformed("unknown fields"));
     }
+    key_items(keys).try_for_each(|item| item.map(drop))?;
     let signature =
         decode_hex::<64>(sig).ok_or(Problem::Malformed("sig= is not 128 hex digits"))?;
+    // One spelling per seal: a reformatted line (`seq=01`, upper-case hex) is not accepted.
+    if seq_field != seq.to_string() || line_field != line.to_string() {
+        return Err(Problem::Malformed("not in canonical form"));
+    }
     let seal = Seal {
         seq,
+        line,
         text,
-        keys,
+        keys: keys.to_owned(),
         signature,
         body: body.to_owned(),
     };
-    // One spelling per seal: a reformatted line (`seq=01`, upper-case hex) is not accepted.
-    if render_body(seal.seq, &seal.text, &seal.keys) != seal.body {
-        return Err(Problem::Malformed("not in canonical form"));
-    }
     Ok(seal)
 }
 
-fn render_body(seq: u64, text: &[u8; 32], keys: &[SealedKey]) -> String {
+fn render_body(seq: u64, line: usize, text: &[u8; 32], keys: &[SealedKey]) -> String {
     let list: Vec<String> = keys
         .iter()
         .map(|k| format!("{}:{}", k.name, encode_hex(&k.digest)))
         .collect();
     format!(
-        "{SEAL_VERSION} seq={seq} text={} keys={}",
+        "{SEAL_VERSION} seq={seq} line={line} text={} keys={}",
         encode_hex(text),
         list.join(",")
     )
@@ -462,10 +521,10 @@ fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
 /// Checks the seal of `text` against `signer`, or against the public key the text declares
 /// when `signer` is `None`.
 pub fn check(text: &str, signer: Option<&PublicKey>) -> SealState {
-    let lines = seal_lines(text);
-    let line = match lines.as_slice() {
+    let lines = numbered_seal_lines(text);
+    let (number, line) = match lines.as_slice() {
         [] => return SealState::Absent,
-        [line] => *line,
+        [(number, line)] => (*number, *line),
         several => {
             return SealState::Invalid {
                 problem: Problem::Several(several.len()),
@@ -482,20 +541,18 @@ pub fn check(text: &str, signer: Option<&PublicKey>) -> SealState {
             };
         }
     };
-    let mut covered = covered_text(text);
-    let state = check_covered(&covered, seal, signer);
-    wipe(&mut covered);
-    state
-}
-
-fn check_covered(covered: &str, seal: Seal, signer: Option<&PublicKey>) -> SealState {
+    // What changed, from the seal's list: only computed when the seal does not verify.
     let changes = |seal: &Seal| -> Vec<Change> {
-        let doc = Document::parse(covered);
-        compare(&seal.keys, &sealed_keys(&doc))
+        let mut covered = covered_text(text);
+        let found = compare(&seal.keys(), &sealed_keys(&Document::parse(&covered)));
+        wipe(&mut covered);
+        found
     };
+    // The parser reads a BOM and CR line ends as it reads the covered text: one parse of the
+    // text as it is finds the same public key.
     let signer = match signer {
         Some(key) => *key,
-        None => match declared_key(&Document::parse(covered)) {
+        None => match declared_key(&Document::parse(text)) {
             Some(key) => key,
             None => {
                 return SealState::Invalid {
@@ -515,8 +572,18 @@ fn check_covered(covered: &str, seal: Seal, signer: Option<&PublicKey>) -> SealS
             claimed: changes(&seal),
         };
     }
-    let hash: [u8; 32] = Sha256::digest(covered.as_bytes()).into();
-    if hash == seal.text {
+    // The position is signed too: a seal line moved elsewhere (into a multi-line value, say)
+    // would change what the parser reads without changing the covered text.
+    if number != seal.line {
+        return SealState::Invalid {
+            problem: Problem::Moved {
+                signed: seal.line,
+                found: number,
+            },
+            claimed: changes(&seal),
+        };
+    }
+    if covered_hash(text) == seal.text {
         return SealState::Valid {
             seq: seal.seq,
             signer,
@@ -579,18 +646,30 @@ pub fn compare(sealed: &[SealedKey], now: &[SealedKey]) -> Vec<Change> {
 /// [`SealError::NoPublicKey`], [`SealError::WrongKey`].
 pub fn seal(text: &str, key: &PrivateKey, seq: u64, aux: &[u8; 32]) -> Result<String, SealError> {
     let (mut unsealed, at) = without_seal_lines(text)?;
-    let declared = {
-        let doc = Document::parse(&unsealed);
-        declared_key(&doc).ok_or(SealError::NoPublicKey)?
+    // Without a BOM or a CR, the text without its seal line is already the covered text.
+    let plain = !unsealed.starts_with('\u{feff}') && !unsealed.contains('\r');
+    let mut covered = if plain {
+        String::new()
+    } else {
+        covered_text(&unsealed)
     };
+    let covered_ref = if plain { &unsealed } else { &covered };
+    let doc = Document::parse(covered_ref);
+    let hash: [u8; 32] = Sha256::digest(covered_ref.as_bytes()).into();
+    wipe(&mut covered);
+    let declared = declared_key(&doc).ok_or(SealError::NoPublicKey)?;
     if declared != *key.public_key() {
         return Err(SealError::WrongKey(declared.short()));
     }
-    let mut covered = covered_text(&unsealed);
-    let hash: [u8; 32] = Sha256::digest(covered.as_bytes()).into();
-    let keys = sealed_keys(&Document::parse(&covered));
-    wipe(&mut covered);
-    let body = render_body(seq, &hash, &keys);
+    let keys = sealed_keys(&doc);
+    drop(doc);
+    let bom = if unsealed.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let line_number = line_ranges(&unsealed[bom..at]).count() + 1;
+    let body = render_body(seq, line_number, &hash, &keys);
     let scalar: Option<NonZeroScalar> = NonZeroScalar::new(*key.as_scalar()).into();
     let signing = SigningKey::from(scalar.ok_or(SealError::Signing)?);
     let signature = signing
@@ -650,8 +729,7 @@ fn without_seal_lines(text: &str) -> Result<(String, usize), SealError> {
         .ok_or(SealError::NoPublicKey)?;
     let line_no = first.line();
     drop(doc);
-    let ranges = line_ranges(&out[bom..]);
-    let Some(range) = ranges.get(line_no - 1) else {
+    let Some(range) = line_ranges(&out[bom..]).nth(line_no - 1) else {
         return Err(SealError::NoPublicKey);
     };
     let mut at = bom + range.end;
@@ -723,19 +801,21 @@ pub enum Reseal {
 }
 
 /// After an edit of `doc` (whose [`Document::source`] is the text before the edit): when the
-/// text before carried a valid seal and `key` is the private key of the edited text's public
-/// key, seals the edited text at the next sequence number.
+/// text before carried a seal that verifies with `before` (the public key it declares) and
+/// `key` is the private key of the edited text's public key, seals the edited text at the
+/// next sequence number.
 ///
 /// # Errors
 /// [`SealError`] from sealing (the document is then unchanged).
 pub fn reseal_after_write(
     doc: &mut Document,
+    before: &PublicKey,
     key: Option<&PrivateKey>,
 ) -> Result<Reseal, SealError> {
     if !doc.is_modified() {
         return Ok(Reseal::Unchanged);
     }
-    let seq = match check(doc.source(), None) {
+    let seq = match check(doc.source(), Some(before)) {
         SealState::Absent => return Ok(Reseal::NotSealed),
         SealState::Valid { seq, .. } => seq,
         other => return Ok(Reseal::WasNotValid(Box::new(other))),

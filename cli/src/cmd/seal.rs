@@ -188,6 +188,10 @@ pub fn reseal_if_key_holder(
     keys_files: &[PathBuf],
     ui: &Ui,
 ) -> Result<(), Failure> {
+    // The key the file declared when it was read (a write does not change it here).
+    let Some(before) = file.public_key().copied() else {
+        return Ok(());
+    };
     if !file.document().is_modified() || seal::seal_lines(file.document().source()).is_empty() {
         return Ok(());
     }
@@ -196,7 +200,7 @@ pub fn reseal_if_key_holder(
         .ok()
         .and_then(|d| d.matching().map(|c| c.key.clone()));
     let shown = show(file.path());
-    let outcome = seal::reseal_after_write(file.document_mut(), key.as_ref())
+    let outcome = seal::reseal_after_write(file.document_mut(), &before, key.as_ref())
         .map_err(|e| Failure::new(format!("{shown}: cannot seal: {e}")))?;
     match outcome {
         Reseal::Unchanged | Reseal::NotSealed => {}

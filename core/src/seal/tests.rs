@@ -240,6 +240,7 @@ fn the_seal_line_itself_cannot_be_edited_or_doubled() {
     let (_, text) = sealed_sample();
     let line = seal_lines(&text)[0].to_owned();
     let bumped = text.replace(" seq=1 ", " seq=7 ");
+    assert_ne!(bumped, text);
     assert!(matches!(
         check(&bumped, None),
         SealState::Invalid {
@@ -248,6 +249,7 @@ fn the_seal_line_itself_cannot_be_edited_or_doubled() {
         }
     ));
     let padded = text.replace(" seq=1 ", " seq=01 ");
+    assert_ne!(padded, text);
     assert!(matches!(
         check(&padded, None),
         SealState::Invalid {
@@ -267,6 +269,32 @@ fn the_seal_line_itself_cannot_be_edited_or_doubled() {
     let indented = format!("{text} {line}\n");
     assert_eq!(changes(check(&indented, None)), vec![Change::OtherLines]);
     assert_eq!(check(&remove_seal(&text), None), SealState::Absent);
+}
+
+#[test]
+fn a_seal_line_moved_into_a_multi_line_value_breaks_the_seal() {
+    let key = PrivateKey::generate();
+    let text = format!(
+        "DOTENV_PUBLIC_KEY=\"{}\"\nPEM=\"-----BEGIN-----\nabc\n-----END-----\"\n",
+        key.public_key().to_hex()
+    );
+    let sealed = seal_with_os_randomness(&text, &key, 1).unwrap();
+    let line = format!("{}\n", seal_lines(&sealed)[0]);
+    // Inside the quoted value, the parser would read the seal line as part of PEM.
+    let moved = sealed
+        .replace(&line, "")
+        .replace("abc\n", &format!("abc\n{line}"));
+    assert_eq!(covered_text(&moved), covered_text(&sealed));
+    assert!(matches!(
+        check(&moved, None),
+        SealState::Invalid {
+            problem: Problem::Moved {
+                signed: 2,
+                found: 4
+            },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -309,7 +337,7 @@ fn a_write_reseals_only_a_file_whose_seal_was_valid() {
     let index = doc.find_last("PORT").unwrap();
     doc.set_raw(index, "9090");
     assert_eq!(
-        reseal_after_write(&mut doc, Some(&key)).unwrap(),
+        reseal_after_write(&mut doc, key.public_key(), Some(&key)).unwrap(),
         Reseal::Resealed(2)
     );
     assert!(matches!(
@@ -325,7 +353,7 @@ fn a_write_reseals_only_a_file_whose_seal_was_valid() {
     let mut doc = Document::parse(&text);
     doc.set_raw(index, "9090");
     assert_eq!(
-        reseal_after_write(&mut doc, None).unwrap(),
+        reseal_after_write(&mut doc, key.public_key(), None).unwrap(),
         Reseal::LeftStale
     );
     assert!(matches!(
@@ -336,7 +364,7 @@ fn a_write_reseals_only_a_file_whose_seal_was_valid() {
     let tampered = text.replace("PORT=8080", "PORT=1");
     let mut doc = Document::parse(&tampered);
     doc.set_raw(index, "9090");
-    match reseal_after_write(&mut doc, Some(&key)).unwrap() {
+    match reseal_after_write(&mut doc, key.public_key(), Some(&key)).unwrap() {
         Reseal::WasNotValid(before) => assert!(matches!(*before, SealState::Stale { .. })),
         other => panic!("{other:?}"),
     }
@@ -345,14 +373,14 @@ fn a_write_reseals_only_a_file_whose_seal_was_valid() {
     let mut doc = Document::parse(&text);
     doc.set_raw(index, "8080");
     assert_eq!(
-        reseal_after_write(&mut doc, Some(&key)).unwrap(),
+        reseal_after_write(&mut doc, key.public_key(), Some(&key)).unwrap(),
         Reseal::Unchanged
     );
     // Never sealed: stays unsealed.
     let mut doc = Document::parse(&sample(&key));
     doc.set_raw(index, "9090");
     assert_eq!(
-        reseal_after_write(&mut doc, Some(&key)).unwrap(),
+        reseal_after_write(&mut doc, key.public_key(), Some(&key)).unwrap(),
         Reseal::NotSealed
     );
 }
