@@ -140,7 +140,8 @@ impl Repo {
 enum Repair {
     /// Reviews and seals it as it is.
     Seal,
-    /// The public key line is not theirs: they restore the committed file first.
+    /// The file declares a key that is not theirs, or two keys: they restore the committed
+    /// file first.
     Restore,
 }
 
@@ -294,7 +295,8 @@ fn attacks() -> Vec<Attack> {
                 r.write(&format!("{}DOTENV_PUBLIC_KEY_CI=\"{theirs}\"\n", r.text()));
             },
             named: &["DOTENV_PUBLIC_KEY_CI added"],
-            repair: Repair::Seal,
+            // envx refuses a file with two public keys, so the key holder restores it.
+            repair: Repair::Restore,
         },
         Attack {
             name: "forge a seal with another key pair",

@@ -143,7 +143,7 @@ fn annotate(change: &Change, file: &EnvFile, decryptor: &envx_core::envfile::Dec
         Some(entry.value())
     };
     if let Some(value) = value.map(Zeroizing::new) {
-        let refs = expand::references(&value);
+        let refs = references(&value);
         if !refs.is_empty() {
             let names: Vec<String> = refs.iter().map(|r| format!("${{{r}}}")).collect();
             line.push_str(&format!(", refers to {}", names.join(" ")));
@@ -153,6 +153,28 @@ fn annotate(change: &Change, file: &EnvFile, decryptor: &envx_core::envfile::Dec
         }
     }
     line
+}
+
+/// The names a value refers to (`$NAME`, `${NAME}`, and those inside `${A:-$B}` defaults),
+/// found by expanding it in a scope where nothing is defined and noting each name asked for.
+fn references(value: &str) -> Vec<String> {
+    struct Recorder(Vec<String>);
+    impl expand::Scope for Recorder {
+        type Error = std::convert::Infallible;
+        fn value(&mut self, name: &str) -> Result<Option<Zeroizing<String>>, Self::Error> {
+            if !self.0.iter().any(|n| n == name) {
+                self.0.push(name.to_owned());
+            }
+            Ok(None)
+        }
+        fn quoted_literal_has_reference(&mut self, _name: &str) -> Result<bool, Self::Error> {
+            Ok(false)
+        }
+    }
+    let mut recorder = Recorder(Vec::new());
+    let mut budget = expand::Budget::for_input(value.len());
+    let _ = expand::expand(value, &mut recorder, &mut budget);
+    recorder.0
 }
 
 /// Asks on the terminal unless `--yes`; without a terminal, `--yes` is required.
