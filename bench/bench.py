@@ -162,6 +162,7 @@ def main():
             fresh,
             budget=ENVX_BUDGET,
         )
+        seal_overhead(row, envx, folder, env, runs)
         out = subprocess.run([examples / "crypto_limit", str(n)], capture_output=True, text=True, check=True)
         measured = json.loads(out.stdout)
         row["limit"] = measured["seconds"]
@@ -191,6 +192,33 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
 
 
+def seal_overhead(row, envx, folder, env, runs):
+    """The same commands on a sealed copy, alternated run by run with the unsealed ones (a
+    shared machine drifts more between two blocks of runs than the seal costs): `run
+    --require-seal` (verify first) and a fresh `encrypt` of a sealed plaintext file (check,
+    encrypt, reseal)."""
+    shutil.copy(folder / ".env.bench", folder / ".env.sealed")
+    timed([envx, "seal", "--yes", "-f", ".env.sealed"], folder, env)
+    tpl = folder / ".env.tpl"
+    shutil.copy(folder / "plain.env", tpl)
+    timed([envx, "encrypt", "-f", ".env.tpl", "-k", "NO_SUCH_KEY"], folder, env)  # a key pair, nothing encrypted
+    shutil.copy(tpl, folder / "tpl.unsealed")
+    timed([envx, "seal", "--yes", "-f", ".env.tpl"], folder, env)
+    shutil.copy(tpl, folder / "tpl.sealed")
+    run = [envx, "run", "-f", ".env.bench", "--", "true"]
+    sealed_run = [envx, "run", "--require-seal", "-f", ".env.sealed", "--", "true"]
+    encrypt = [envx, "encrypt", "-f", ".env.tpl"]
+    times = {k: [] for k in ("run", "seal_run", "encrypt_unsealed", "encrypt_sealed")}
+    while len(times["run"]) < max(runs, 15):
+        times["run"].append(timed(run, folder, env))
+        times["seal_run"].append(timed(sealed_run, folder, env))
+        for kind in ("unsealed", "sealed"):
+            shutil.copy(folder / f"tpl.{kind}", tpl)
+            times[f"encrypt_{kind}"].append(timed(encrypt, folder, env))
+    for key, values in times.items():
+        row[key] = statistics.median(values)
+
+
 def report(row):
     n = row["n"]
     print(f"== {n} encrypted values")
@@ -203,6 +231,8 @@ def report(row):
     line("decrypt --stdout", row["envx_decrypt"], row.get("dx_decrypt"))
     line("encrypt (fresh file)", row["envx_encrypt"], row.get("dx_encrypt"))
     print(f"  {'encrypt again (no change)':<34}{fmt(row['envx_reencrypt'])}   = {100 * row['envx_reencrypt'] / row['envx_encrypt']:5.1f}% of a fresh encrypt")
+    print(f"  {'run --require-seal (sealed file)':<34}{fmt(row['seal_run'])}   = {100 * (row['seal_run'] / row['run'] - 1):+5.1f}% over run -- true, unsealed ({fmt(row['run']).strip()}, alternated)")
+    print(f"  {'encrypt, sealed file (reseals)':<34}{fmt(row['encrypt_sealed'])}   = {100 * (row['encrypt_sealed'] / row['encrypt_unsealed'] - 1):+5.1f}% over unsealed ({fmt(row['encrypt_unsealed']).strip()}, alternated)")
     print(f"  {'crypto limit (1 thread, in-process)':<34}{fmt(row['limit'])}")
     print(f"  {'envx decrypt path (1 thread, in-process)':<34}{fmt(row['envx_sequential'])}   / limit = {row['envx_sequential'] / row['limit']:5.2f}x")
     if row["pays_from"] is not None:

@@ -70,6 +70,10 @@ pub enum Command {
     Rotate(crate::cmd::rotate::RotateArgs),
     /// Run a command with the decrypted values in its environment.
     Run(crate::cmd::run::RunArgs),
+    /// Approve files as they are: sign them with their private key (shows what changed first).
+    Seal(crate::cmd::seal::SealArgs),
+    /// Check that every file carries a seal that verifies (needs no private key).
+    Verify(crate::cmd::verify::VerifyArgs),
     /// Print a shell completion script.
     Completions(crate::cmd::completions::CompletionsArgs),
 }

@@ -13,8 +13,10 @@ pub mod merge_driver;
 pub mod precommit;
 pub mod rotate;
 pub mod run;
+pub mod seal;
 pub mod set;
 pub mod textconv;
+pub mod verify;
 
 use std::io::{self, Write};
 
@@ -41,6 +43,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Precommit(args) => precommit::run(&args, &ctx, ui),
         Command::Rotate(args) => rotate::run(&args, &ctx, ui),
         Command::Run(args) => run::run(args, ctx, ui),
+        Command::Seal(args) => seal::run(&args, &ctx, ui),
+        Command::Verify(args) => verify::run(&args, &ctx, ui),
         Command::Completions(args) => completions::run(&args),
     }
 }

@@ -171,6 +171,8 @@ pub struct Document {
     inserted: Option<(usize, String)>,
     /// Source ranges dropped by [`Document::remove`].
     removed: Vec<Range<usize>>,
+    /// The text first parsed, when [`Document::replace_text`] has since re-parsed a new one.
+    original: Option<Arc<String>>,
 }
 
 impl Document {
@@ -190,12 +192,25 @@ impl Document {
             stray: scanned.stray,
             inserted: None,
             removed: Vec::new(),
+            original: None,
         }
     }
 
     /// The text as it was parsed: edits are kept apart and applied only by `to_string`.
     pub fn source(&self) -> &str {
-        &self.source
+        self.original.as_deref().unwrap_or(&self.source)
+    }
+
+    /// Replaces the whole text with `text` (parsed anew), for edits that are not about one
+    /// value, such as the seal line. [`Document::source`] still gives the text first parsed,
+    /// and the document counts as modified.
+    pub fn replace_text(&mut self, text: String) {
+        let original = self
+            .original
+            .take()
+            .unwrap_or_else(|| Arc::clone(&self.source));
+        *self = Self::parse_owned(text);
+        self.original = Some(original);
     }
 
     /// The assignments, in file order, duplicates included.
@@ -216,7 +231,8 @@ impl Document {
 
     /// Has anything been changed since parsing?
     pub fn is_modified(&self) -> bool {
-        self.inserted.is_some()
+        self.original.is_some()
+            || self.inserted.is_some()
             || !self.removed.is_empty()
             || self.entries.iter().any(|e| e.edited.is_some())
     }
@@ -387,6 +403,9 @@ impl Drop for Document {
         // Entries share the text; once they are gone the document holds the only reference.
         self.entries.clear();
         if let Some(source) = Arc::get_mut(&mut self.source) {
+            wipe(source);
+        }
+        if let Some(source) = self.original.as_mut().and_then(Arc::get_mut) {
             wipe(source);
         }
         if let Some((_, text)) = &mut self.inserted {

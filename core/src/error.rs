@@ -16,6 +16,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A file could not be sealed.
+    #[error("{}: cannot seal: {source}", .path.display())]
+    Seal {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: crate::seal::SealError,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", .path.display())]
     Io {

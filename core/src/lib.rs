@@ -60,6 +60,7 @@ pub mod parallel;
 pub mod policy;
 pub mod redact;
 pub mod rotate;
+pub mod seal;
 pub mod secret;
 pub mod store;
 

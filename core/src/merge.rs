@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use crate::document::{Document, Entry};
 use crate::names::PUBLIC_KEY_PREFIX;
+use crate::seal::{remove_seal, settle_merge};
 
 /// The merged text and what could not be merged.
 pub struct Merged {
@@ -37,7 +38,7 @@ pub fn merge(
     );
     if public_key(&ours_doc) != public_key(&theirs_doc) {
         return Merged {
-            text: whole_file_conflict(ours, theirs),
+            text: whole_file_conflict(&remove_seal(ours), &remove_seal(theirs)),
             conflicts: Vec::new(),
             public_key_differs: true,
         };
@@ -82,6 +83,9 @@ pub fn merge(
         }
         text.push_str(&blocks);
     }
+    // The seal is never a conflict: kept when one side's seal verifies for the result, else
+    // dropped, so that a merged state nobody approved shows as unsealed.
+    let text = settle_merge(&text, &[ours, theirs]);
     Merged {
         text,
         conflicts,

@@ -79,6 +79,12 @@ impl Rotation {
             let quote = doc.entries()[index].quote();
             doc.set_raw(index, &quoted(quote.as_char(), &public_hex));
         }
+        // A valid seal is renewed with the new key; a stale one is left for review.
+        crate::seal::reseal_after_write(file.document_mut(), old_key.public_key(), Some(&new_key))
+            .map_err(|source| Error::Seal {
+                path: file.path().to_owned(),
+                source,
+            })?;
         let keys_original = read_text_if_exists(&keys_path)?;
         Ok(Self {
             file,

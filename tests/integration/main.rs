@@ -16,3 +16,4 @@ mod hostile;
 mod interop;
 mod keys;
 mod run;
+mod seal;

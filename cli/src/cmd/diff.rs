@@ -107,6 +107,12 @@ pub fn run(args: &DiffArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             let header = format!("{} ({} → {})\n", target.shown, old.label(), new.label());
             out.push_str(&header);
             out.push_str(&lines);
+            if let Some(seal) = crate::cmd::seal::state_line(
+                old_text.as_deref().map(String::as_str),
+                new_text.as_deref().map(String::as_str),
+            ) {
+                out.push_str(&format!("  {seal}\n"));
+            }
         }
     }
     print_stdout(&out)

@@ -88,6 +88,9 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         }
         return print_stdout(&out);
     }
+    for plan in &mut planned {
+        crate::cmd::seal::reseal_if_key_holder(&mut plan.file, ctx, &args.files.keys_files, ui)?;
+    }
     for plan in &planned {
         if let Some(pair) = &plan.new_pair {
             let keys_path = keys_path(&args.files.keys_files, &plan.file);

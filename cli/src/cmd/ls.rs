@@ -86,6 +86,7 @@ fn describe(
         "public_key_name": file.names().public,
         "private_key_name": file.names().private,
         "private_key": private,
+        "seal": crate::cmd::seal::state_label(path),
         "keys": keys,
     })
 }

@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Values shorter than 6 bytes are left alone.
     #[arg(long)]
     redact: bool,
+    /// Start nothing unless every file carries a seal that verifies with the private key used
+    /// to decrypt it (also ENVX_REQUIRE_SEAL=1, for a deployment's environment).
+    #[arg(long)]
+    require_seal: bool,
     /// The command to run, after `--`.
     #[arg(
         trailing_var_arg = true,
@@ -85,6 +89,13 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         .into_iter()
         .filter(|f| f.exists() || !args.allow_missing.iter().any(|m| m == f))
         .collect();
+    let require_seal = args.require_seal
+        || matches!(
+            ctx.env.get("ENVX_REQUIRE_SEAL").map(String::as_str),
+            Some("1" | "true")
+        );
+    let search = ctx.search(&args.files.keys_files, &supplied);
+    crate::cmd::verify::check_before_run(&files, require_seal, &search, ui)?;
     let base = base_environment(&args, &ctx);
     let mut runner = |command: &str, vars: &HashMap<String, String>| substitute(command, vars);
     let options = LoadOptions {

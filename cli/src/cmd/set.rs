@@ -126,6 +126,7 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             show(&keys_path)
         ));
     }
+    crate::cmd::seal::reseal_if_key_holder(&mut file, ctx, &args.keys_files, ui)?;
     save_if_changed(&file)?;
     let how = if plain { "in plaintext" } else { "encrypted" };
     let what = match outcome {

@@ -119,7 +119,9 @@ pub fn run(args: &TextconvArgs, ctx: &Context, _ui: &Ui) -> Result<Exit, Failure
     for (index, raw) in shown.iter().enumerate() {
         doc.set_raw(index, raw);
     }
-    print_stdout(&escape_lines(&Zeroizing::new(doc.to_string())))
+    let rendered = Zeroizing::new(doc.to_string());
+    let rendered = Zeroizing::new(crate::cmd::seal::show_seal_state(&text, &rendered));
+    print_stdout(&escape_lines(&rendered))
 }
 
 /// What identifies a ciphertext, whatever its quoting: its decoded bytes (or its text when it
