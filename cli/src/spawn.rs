@@ -132,10 +132,15 @@ pub fn run_redacted(
         }
         // Wait for the exit without reaping, so the forwarder stops before the child's pid
         // can be reused by another process.
-        let exit = rustix::process::waitid(
-            rustix::process::WaitId::Pid(pid),
-            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
-        );
+        let exit = loop {
+            match rustix::process::waitid(
+                rustix::process::WaitId::Pid(pid),
+                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => break other,
+            }
+        };
         handle.close();
         let _ = forwarder.join();
         drop(exited_write);
