@@ -35,10 +35,10 @@ const DRAIN_LIMIT: Duration = Duration::from_millis(250);
 ///
 /// Every mode in which envx stays alive next to the child it started (`run --redact` today)
 /// starts the child here. Before the child exists, envx marks itself non-dumpable (Linux:
-/// `prctl(PR_SET_DUMPABLE, 0)`), so a process of the same user without `CAP_SYS_PTRACE`, the
-/// child included, can no longer open envx's `/proc/PID/environ`, `mem`, `maps` or `fd/*`,
-/// attach a debugger, or get a core dump. The child itself is dumpable as usual: `execve`
-/// resets the flag. Once the child runs, envx also sets its own core size limit to zero, soft
+/// `prctl(PR_SET_DUMPABLE, 0)`), so a process of the same ordinary (non-root) user, the child
+/// included, can no longer open envx's `/proc/PID/environ`, `mem`, `maps` or `fd/*`, attach a
+/// debugger, or get a core dump. Root with `CAP_SYS_PTRACE` still can (see the README's
+/// security model). The child itself is dumpable as usual: `execve` resets the flag. Once the child runs, envx also sets its own core size limit to zero, soft
 /// and hard (so the child cannot raise it again with `prlimit`); that is the only protection
 /// on systems without `PR_SET_DUMPABLE`. It comes after the spawn so the child keeps the
 /// user's limit.
