@@ -322,6 +322,34 @@ fn redact_forwards_sigterm_to_the_child() {
     assert_eq!(child.wait().unwrap().code(), Some(7));
 }
 
+/// Issue 12, point 10: the terminal's Ctrl-C is not forwarded, but a SIGINT another process
+/// sends to envx (a supervisor, `kill -INT`) still is.
+#[test]
+fn redact_forwards_a_sigint_a_process_sends() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = case_dir("simple");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("envx"))
+        .args(["run", "--redact", "--", "sh", "-c"])
+        // Gives up after about 20 s, so a lost signal fails the test instead of hanging it.
+        .arg(
+            r#"trap 'echo got-int; exit 8' INT; echo ready
+            i=0; while [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; echo no-signal"#,
+        )
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got-int");
+    assert_eq!(child.wait().unwrap().code(), Some(8));
+}
+
 #[test]
 fn a_malformed_e_pair_is_not_echoed() {
     let dir = case_dir("simple");
