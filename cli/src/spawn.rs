@@ -1,16 +1,24 @@
 //! `envx run --redact`: the child runs as our child, its output passes through the redaction
-//! filter, and the signals a terminal or supervisor sends to envx are forwarded to it.
+//! filter, and the signals a supervisor sends to envx are forwarded to it.
+//!
+//! While envx stays alive next to a child it holds what the child must not see (private keys,
+//! every secret as a redaction pattern), so it first makes itself unreadable to the child: see
+//! [`spawn_supervised`].
 
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::process::{Child, Command, Stdio};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use envx_core::redact::Redactor;
+use signal_hook::iterator::SignalsInfo;
+use signal_hook::iterator::exfiltrator::WithRawSiginfo;
 
 use crate::exit::Exit;
 use crate::ui::Failure;
 
-/// Signals forwarded to the child as soon as envx receives them.
+/// Signals forwarded to the child when another process sent them to envx.
 const FORWARDED: [i32; 4] = [
     signal_hook::consts::SIGINT,
     signal_hook::consts::SIGTERM,
@@ -18,58 +26,189 @@ const FORWARDED: [i32; 4] = [
     signal_hook::consts::SIGQUIT,
 ];
 
+/// How long envx goes on copying output already in the pipes once the child has exited.
+/// Background processes the child started may hold the pipes open for hours; envx waits for
+/// the child, not for them.
+const DRAIN_LIMIT: Duration = Duration::from_millis(250);
+
+/// Starts `command` as a child that envx outlives, after making envx unreadable to it.
+///
+/// Every mode in which envx stays alive next to the child it started (`run --redact` today)
+/// starts the child here. Before the child exists, envx marks itself non-dumpable (Linux:
+/// `prctl(PR_SET_DUMPABLE, 0)`), so a process of the same ordinary (non-root) user, the child
+/// included, can no longer open envx's `/proc/PID/environ`, `mem`, `maps` or `fd/*`, attach a
+/// debugger, or get a core dump. Root with `CAP_SYS_PTRACE` still can (see the README's
+/// security model). The child itself is dumpable as usual: `execve` resets the flag. Once the child runs, envx also sets its own core size limit to zero, soft
+/// and hard (so the child cannot raise it again with `prlimit`); that is the only protection
+/// on systems without `PR_SET_DUMPABLE`. It comes after the spawn so the child keeps the
+/// user's limit.
+///
+/// # Errors
+/// [`SpawnError::Protect`] when envx cannot protect itself (then no child runs), and
+/// [`SpawnError::Start`] when the command cannot be started.
+pub fn spawn_supervised(command: &mut Command) -> Result<Child, SpawnError> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| SpawnError::Protect(e.into()))?;
+    let child = command.spawn().map_err(SpawnError::Start)?;
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    if let Err(e) = rustix::process::setrlimit(rustix::process::Resource::Core, none) {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(SpawnError::Protect(e.into()));
+    }
+    Ok(child)
+}
+
+/// Why [`spawn_supervised`] started no child.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// envx could not make itself unreadable to the child.
+    Protect(std::io::Error),
+    /// The command could not be started.
+    Start(std::io::Error),
+}
+
 /// Spawns `command` with stdout and stderr piped through `redactor`, forwards signals, waits,
 /// and returns the child's exit status (128 + n when signal n ended it).
+///
+/// The child stays in envx's process group and keeps envx's stdin, so in a terminal it is in
+/// the foreground as it would be without `--redact`: it reads the terminal, and Ctrl-C, Ctrl-\
+/// and Ctrl-Z reach it straight from the terminal, once. Forwarding those as well would
+/// deliver them twice, so envx forwards only the signals another process sent it (`kill`,
+/// `sigqueue`), not those the kernel raised for the terminal. A signal sent to the whole group
+/// (`kill -TERM -PGID`) still reaches the child twice: directly, and through envx.
 pub fn run_redacted(
     mut command: Command,
     redactor: Redactor,
     start_failure: impl Fn(&std::io::Error) -> Failure,
 ) -> Result<Exit, Failure> {
     // Registered before the child starts, so no signal falls between the two.
-    let mut signals = signal_hook::iterator::Signals::new(FORWARDED)
+    let mut signals = SignalsInfo::<WithRawSiginfo>::new(FORWARDED)
         .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
-    let mut child: Child = command
+    // The pumps learn that the child has exited when the write end of this pipe is closed
+    // (std creates both ends close-on-exec, so the child does not hold them).
+    let (exited_read, exited_write) =
+        std::io::pipe().map_err(|e| Failure::new(format!("cannot create a pipe: {e}")))?;
+    command
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| start_failure(&e))?;
+        .stderr(Stdio::piped());
+    let mut child = spawn_supervised(&mut command).map_err(|e| match e {
+        SpawnError::Protect(e) => Failure::new(format!(
+            "cannot protect envx's memory from the command, so it was not started: {e}"
+        )),
+        SpawnError::Start(e) => start_failure(&e),
+    })?;
+    // The command's copy of the environment (every injected secret) is not needed any more.
+    drop(command);
     let pid = rustix::process::Pid::from_child(&child);
     let handle = signals.handle();
     let forwarder = thread::spawn(move || {
-        for signal in signals.forever() {
-            if let Some(signal) = rustix::process::Signal::from_named_raw(signal) {
-                // The child may already be gone; nothing to do then.
+        for info in signals.forever() {
+            if !sent_by_a_process(&info) {
+                continue;
+            }
+            if let Some(signal) = rustix::process::Signal::from_named_raw(info.si_signo) {
+                // The child may already have exited; nothing to do then.
                 let _ = rustix::process::kill_process(pid, signal);
             }
         }
     });
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let exited = exited_read.as_fd();
+    let redactor = &redactor;
     let status = thread::scope(|scope| {
         if let Some(out) = stdout {
-            scope.spawn(|| pump(out, std::io::stdout(), &redactor));
+            scope.spawn(move || pump(out, std::io::stdout(), redactor, exited));
         }
         if let Some(err) = stderr {
-            scope.spawn(|| pump(err, std::io::stderr(), &redactor));
+            scope.spawn(move || pump(err, std::io::stderr(), redactor, exited));
         }
-        child.wait()
+        // Wait for the exit without reaping, so the forwarder stops before the child's pid
+        // can be reused by another process.
+        let exit = loop {
+            match rustix::process::waitid(
+                rustix::process::WaitId::Pid(pid),
+                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => break other,
+            }
+        };
+        handle.close();
+        let _ = forwarder.join();
+        drop(exited_write);
+        exit.map_err(std::io::Error::from)
+            .and_then(|_| child.wait())
     });
-    handle.close();
-    let _ = forwarder.join();
     let status =
         status.map_err(|e| Failure::new(format!("waiting for the command failed: {e}")))?;
     Ok(Exit::Child(exit_code(status)))
 }
 
+/// Whether a process sent this signal (`kill`, `sigqueue`, `tgkill`), as opposed to the kernel
+/// raising it for a terminal's keys or hangup, which reach the whole foreground group.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn sent_by_a_process(info: &libc::siginfo_t) -> bool {
+    matches!(
+        info.si_code,
+        libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+    )
+}
+
+/// Elsewhere the origin is not told apart (a documented limit): every signal is forwarded.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn sent_by_a_process(_: &libc::siginfo_t) -> bool {
+    true
+}
+
 /// Copies `from` to `to` through a redaction stream, flushing after every read so the child's
-/// output appears as it is written.
-fn pump(mut from: impl Read, to: impl Write, redactor: &Redactor) {
-    let mut to = to;
+/// output appears as it is written. Stops at end of file, or, once `exited` reports that the
+/// child has exited, as soon as the pipe holds nothing more (at most [`DRAIN_LIMIT`] later).
+fn pump(from: impl Read + AsFd, to: impl Write, redactor: &Redactor, exited: BorrowedFd<'_>) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let (mut from, mut to) = (from, to);
     let mut stream = redactor.stream();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(buffer.len() + 256);
+    let mut drain_until: Option<Instant> = None;
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     loop {
+        let pipe = from.as_fd();
+        let mut fds = [
+            PollFd::from_borrowed_fd(pipe, PollFlags::IN),
+            PollFd::from_borrowed_fd(exited, PollFlags::IN),
+        ];
+        let (watched, timeout) = match drain_until {
+            None => (&mut fds[..], None),
+            Some(_) => (&mut fds[..1], Some(&now)),
+        };
+        match poll(watched, timeout) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        if fds[0].revents().is_empty() {
+            if drain_until.is_some() {
+                // The child has exited and nothing more is buffered.
+                break;
+            }
+            drain_until = Some(Instant::now() + DRAIN_LIMIT);
+            continue;
+        }
+        if drain_until.is_some_and(|limit| Instant::now() >= limit) {
+            break;
+        }
+        // Readable or hung up: this read does not block.
         let n = match from.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => n,
@@ -87,6 +226,7 @@ fn pump(mut from: impl Read, to: impl Write, redactor: &Redactor) {
     stream.finish(&mut out);
     let _ = to.write_all(&out).and_then(|()| to.flush());
     zeroize::Zeroize::zeroize(&mut buffer);
+    zeroize::Zeroize::zeroize(&mut out);
 }
 
 /// The status a shell would report: the exit code, or 128 + the signal that ended the child.

@@ -182,8 +182,10 @@ pub fn open(key: &PrivateKey, payload: &[u8]) -> Result<Zeroizing<Vec<u8>>, Cryp
 
 /// ECDH step: `secret · public`, uncompressed (65 bytes), wiped on drop.
 fn shared_point(secret: &PrivateKey, public: &PublicKey) -> Zeroizing<[u8; POINT_LEN]> {
-    let point = (public.as_point() * secret.as_scalar()).to_affine();
-    let encoded = point.to_encoded_point(false);
+    // The product and its encodings are the shared secret too: each is wiped on drop.
+    let product = Zeroizing::new(public.as_point() * secret.as_scalar());
+    let point = Zeroizing::new(product.to_affine());
+    let encoded = Zeroizing::new(point.to_encoded_point(false));
     let mut out = Zeroizing::new([0u8; POINT_LEN]);
     out.copy_from_slice(encoded.as_bytes());
     out

@@ -10,7 +10,7 @@ use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
 use rand_core::{CryptoRngCore, OsRng};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// A malformed key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +34,9 @@ pub enum KeyError {
 ///
 /// It has no `Debug` that shows the key and no `Display`; its memory is wiped on drop. The only
 /// way to see the key is [`PrivateKey::expose_hex`].
+///
+/// It is deliberately not `Copy`: a `Copy` type can have no destructor, so its copies could
+/// never be wiped. A clone is wiped when it is dropped, like the original.
 #[derive(Clone)]
 pub struct PrivateKey {
     scalar: NonZeroScalar,
@@ -86,6 +89,13 @@ impl PrivateKey {
 
     pub(crate) fn as_scalar(&self) -> &Scalar {
         self.scalar.as_ref()
+    }
+}
+
+impl Drop for PrivateKey {
+    fn drop(&mut self) {
+        // Volatile writes (`Zeroize`), so the compiler cannot drop them as dead stores.
+        self.scalar.zeroize();
     }
 }
 
@@ -239,6 +249,12 @@ mod tests {
             PrivateKey::from_hex(order).err(),
             Some(KeyError::PrivateKeyRange)
         );
+    }
+
+    #[test]
+    fn private_keys_are_wiped_on_drop() {
+        // A type without drop glue (a `Copy` key, say) can never be wiped.
+        assert!(std::mem::needs_drop::<PrivateKey>());
     }
 
     #[test]

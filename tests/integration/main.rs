@@ -13,6 +13,7 @@ mod fixtures;
 mod get_set;
 mod git;
 mod hostile;
+mod hostile_child;
 mod interop;
 mod keys;
 mod run;

@@ -123,15 +123,19 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     let redactor = args
         .redact
         .then(|| redactor(&injected, &loaded, &ctx, &supplied));
+    // The values move into the map without a copy, and are wiped once `Command` holds its own
+    // copies (which std frees without wiping; under --redact envx drops them once the child
+    // has started).
     let mut child_env = base;
-    for (key, value) in injected {
-        child_env.insert(key, value.to_string());
+    for (key, mut value) in injected {
+        child_env.insert(key, std::mem::take(&mut *value));
     }
     let mut command = Command::new(&args.command[0]);
     command
         .args(&args.command[1..])
         .env_clear()
         .envs(&child_env);
+    child_env.values_mut().for_each(envx_core::secret::wipe);
     drop(child_env);
     match redactor {
         Some(redactor) => {
