@@ -91,6 +91,7 @@ fn main() {
         supplied: &supplied,
         cwd: None,
         strict_permissions: false,
+        cache: None,
     };
     let start = Instant::now();
     let file =

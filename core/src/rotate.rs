@@ -238,6 +238,7 @@ mod tests {
             supplied: &[],
             cwd: None,
             strict_permissions: false,
+            cache: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())

@@ -34,7 +34,7 @@ pub struct GetArgs {
 pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let options = LoadOptions {
         env: &ctx.env,
-        search: ctx.search(&args.files.keys_files, &[]),
+        search: ctx.cached_search(&args.files.keys_files, &[]),
         overload: args.overload,
         commands: None,
     };
@@ -45,6 +45,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         None => load(&args.files.files(), options)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
+    ctx.save_cache(ui);
     if let Some(key) = &args.key {
         let value = match loaded.get(key) {
             Some(var) => Zeroizing::new(var.value.expose_secret().to_owned()),

@@ -36,6 +36,7 @@ fn values(
                 supplied: &supplied,
                 cwd: None,
                 strict_permissions: false,
+                cache: None,
             },
             overload: false,
             commands: None,
@@ -163,6 +164,7 @@ proptest! {
             supplied: &supplied,
             cwd: None,
             strict_permissions: false,
+            cache: None,
         };
         let decryptor = file.decryptor(&search, &mut KeysFileCache::default()).unwrap();
         match edit::decrypt(&mut file, &decryptor, &Selection::all()) {
@@ -226,6 +228,7 @@ fn options<'a>(env: &'a HashMap<String, String>, supplied: &'a [Candidate]) -> L
             supplied,
             cwd: None,
             strict_permissions: false,
+            cache: None,
         },
         overload: false,
         commands: None,
