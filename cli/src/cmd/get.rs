@@ -45,7 +45,6 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         None => load(&args.files.files(), options)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
-    ctx.save_cache(ui);
     if let Some(key) = &args.key {
         let value = match loaded.get(key) {
             Some(var) => Zeroizing::new(var.value.expose_secret().to_owned()),
@@ -57,6 +56,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         };
         let mut line = value;
         line.push('\n');
+        ctx.save_cache(ui);
         return print_stdout(&line);
     }
     let mut pairs: Vec<(&str, &str)> = Vec::new();
@@ -76,6 +76,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             .map(|v| (v.key.as_str(), v.value.expose_secret())),
     );
     let out = render(&pairs, args.format)?;
+    ctx.save_cache(ui);
     print_stdout(&out)
 }
 
