@@ -1,8 +1,17 @@
-//! The bare cost of decrypting N values with the crates envx uses, in one process and one
-//! thread: per value one variable-base scalar multiplication, HKDF-SHA256 and AES-256-GCM.
-//! The benchmark (`bench/bench.py`) prints envx's decrypt time as a multiple of this.
+//! The bare cost of decrypting and of encrypting N values with the crates envx uses, in one
+//! process and one thread, next to envx's own paths over the same values.
 //!
-//! Usage: `crypto_limit N` prints `{"n": N, "seconds": S}`.
+//! - Decrypt: per value one variable-base scalar multiplication (ECDH), HKDF-SHA256 and
+//!   AES-256-GCM.
+//! - Encrypt: per value two scalar multiplications (the ephemeral key, fixed-base with k256's
+//!   precomputed tables, and the ECDH with the recipient's key), fresh randomness for the key and
+//!   the nonce, HKDF-SHA256 and AES-256-GCM.
+//!
+//! The benchmark (`bench/bench.py`) prints envx's times as multiples of these.
+//!
+//! Usage: `crypto_limit N` prints one JSON object: `seconds` (decrypt limit), `envx_seconds`
+//! (envx's decrypt path), `encrypt_seconds` (encrypt limit), `envx_encrypt_seconds` (envx's
+//! encrypt path, base64 included), `parallel_pays_from`.
 
 use std::time::Instant;
 
@@ -129,9 +138,61 @@ fn main() {
         .filter(|&count| count <= entries.len())
         .find(|&count| best(count, 0) < best(count, usize::MAX))
         .map_or("null".to_owned(), |c| c.to_string());
+    let (encrypt_seconds, envx_encrypt_seconds) = encrypt_limit(n);
     println!(
-        "{{\"n\": {n}, \"seconds\": {seconds}, \"envx_seconds\": {envx_seconds}, \"parallel_pays_from\": {pays_from}}}"
+        "{{\"n\": {n}, \"seconds\": {seconds}, \"envx_seconds\": {envx_seconds}, \"encrypt_seconds\": {encrypt_seconds}, \"envx_encrypt_seconds\": {envx_encrypt_seconds}, \"parallel_pays_from\": {pays_from}}}"
     );
+}
+
+/// The two-scalar-multiplication bound of encrypting `n` values, and envx's own encrypt path
+/// (one thread) over the same plaintexts.
+fn encrypt_limit(n: usize) -> (f64, f64) {
+    use rand_core::RngCore as _;
+    let recipient = NonZeroScalar::random(&mut OsRng);
+    let recipient_point = ProjectivePoint::GENERATOR * *recipient;
+    let plaintexts: Vec<String> = (0..n)
+        .map(|i| format!("postgres://app:{i:012}@db.internal:5432/application"))
+        .collect();
+    let start = Instant::now();
+    let mut total = 0usize;
+    for plaintext in &plaintexts {
+        let ephemeral = NonZeroScalar::random(&mut OsRng);
+        let point = ProjectivePoint::mul_by_generator(&*ephemeral)
+            .to_affine()
+            .to_encoded_point(false);
+        let shared = (recipient_point * *ephemeral)
+            .to_affine()
+            .to_encoded_point(false);
+        let mut ikm = Vec::with_capacity(130);
+        ikm.extend_from_slice(point.as_bytes());
+        ikm.extend_from_slice(shared.as_bytes());
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &ikm)
+            .expand(&[], &mut key)
+            .expect("32 bytes");
+        let mut nonce = [0u8; 16];
+        OsRng.fill_bytes(&mut nonce);
+        let mut buffer = plaintext.as_bytes().to_vec();
+        let tag = AesGcm::<Aes256, U16>::new(&key.into())
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut buffer)
+            .expect("short message");
+        total += buffer.len() + tag.len();
+    }
+    let limit = start.elapsed().as_secs_f64();
+    assert!(total > 0 || n == 0);
+
+    let public = envx_core::keys::PublicKey::from_sec1_bytes(
+        recipient_point.to_affine().to_encoded_point(true).as_bytes(),
+    )
+    .expect("a valid point");
+    let refs: Vec<&[u8]> = plaintexts.iter().map(|p| p.as_bytes()).collect();
+    let start = Instant::now();
+    let stored: usize = envx_core::crypto::encrypt_values(&public, &refs, usize::MAX)
+        .map(|s| s.len())
+        .sum();
+    let envx = start.elapsed().as_secs_f64();
+    assert!(stored > 0 || n == 0);
+    (limit, envx)
 }
 
 fn hex(bytes: &[u8]) -> String {
