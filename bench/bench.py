@@ -316,6 +316,13 @@ def bench_dotenvx_like(binary, base, work, tag, runs, rss_tool):
     """dotenvx and dotenvx-rs share the command line (and read envx's files and keys)."""
     folder = work / tag
     fresh_folder(folder, {".env.bench": base / ".env.bench", ".env.keys": base / ".env.keys"})()
+    if tag == "dotenvx-rs":
+        # dotenvx-rs looks for the private key of a file with a public key in its own store.
+        public, private = key_pair(base)
+        store = folder / ".dotenvx"
+        store.mkdir(mode=0o700)
+        pair = {"public_key": public, "private_key": private}
+        (store / ".env.keys.json").write_text(json.dumps({public: pair}))
     env = env_for(folder)
     row = {
         "run": median_time(runs, [binary, "run", "-f", ".env.bench", "--", "true"], folder, env, budget=BUDGET),
@@ -334,6 +341,17 @@ def bench_dotenvx_like(binary, base, work, tag, runs, rss_tool):
         budget=BUDGET,
     )
     return row
+
+
+def key_pair(base):
+    """The public and private key of base/.env.bench, as envx wrote them."""
+    def find(path, name):
+        for line in path.read_text().splitlines():
+            if line.startswith(name + "="):
+                return line.split("=", 1)[1].strip('"')
+        raise SystemExit(f"{name} not found in {path}")
+
+    return find(base / ".env.bench", "DOTENV_PUBLIC_KEY_BENCH"), find(base / ".env.keys", "DOTENV_PRIVATE_KEY_BENCH")
 
 
 def bench_sops(sops, base, work, n, runs, rss_tool, age):

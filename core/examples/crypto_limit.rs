@@ -20,6 +20,7 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce, Tag};
 use hkdf::Hkdf;
+use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{NonZeroScalar, ProjectivePoint, PublicKey};
 use rand_core::OsRng;
