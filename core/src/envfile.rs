@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cache::FileCache;
-
 use crate::crypto::{self, CryptoError, ENCRYPTED_PREFIX};
 use crate::discover::{Candidate, KeyRing, KeySearch, KeySource, KeysFileCache};
 use crate::document::{Document, Entry};
