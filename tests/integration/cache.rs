@@ -179,6 +179,17 @@ fn the_cache_is_never_used_without_the_private_key() {
         assert!(!warm.0.contains("value-"), "{}", warm.0);
         assert_eq!(warm, outcome(dir.path(), &with_flag(args, "--no-cache")));
     }
+    // Another key in its place: the cache does not open for it either.
+    let other = tempfile::tempdir().unwrap();
+    fs::write(other.path().join(".env"), "A=1\n").unwrap();
+    envx(other.path())
+        .args(["encrypt", "--no-cache"])
+        .assert()
+        .success();
+    fs::copy(other.path().join(".env.keys"), dir.path().join(".env.keys")).unwrap();
+    let warm = outcome(dir.path(), &["get"]);
+    assert_eq!(warm.2, Some(1));
+    assert_eq!(warm, outcome(dir.path(), &["get", "--no-cache"]));
 }
 
 #[test]
