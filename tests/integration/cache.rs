@@ -107,7 +107,9 @@ fn cached_and_uncached_runs_give_identical_errors() {
     let flipped = if &line[at..=at] == "A" { "B" } else { "A" };
     damaged.replace_range(at..=at, flipped);
     fs::write(&env_file, text.replace(line, &damaged)).unwrap();
-    for args in COMMANDS {
+    // Every command that reads K05 (`get K07` alone no longer does).
+    let reading_k05: [&[&str]; 4] = [COMMANDS[0], &["get", "K05"], COMMANDS[2], COMMANDS[3]];
+    for args in reading_k05 {
         let warm = outcome(dir.path(), args);
         let uncached = outcome(dir.path(), &with_flag(args, "--no-cache"));
         assert_eq!(warm.2, Some(1), "{args:?}");
@@ -135,8 +137,12 @@ fn a_damaged_or_foreign_cache_is_ignored_and_rebuilt() {
     let dir = project();
     let expected = outcome(dir.path(), &["get", "--no-cache"]);
     // A second file with the same key: its cache must not open as the first file's.
-    fs::copy(dir.path().join(".env"), dir.path().join(".env.copy")).unwrap();
-    outcome(dir.path(), &["get", "-f", ".env.copy"]);
+    fs::create_dir(dir.path().join("copy")).unwrap();
+    for name in [".env", ".env.keys"] {
+        fs::copy(dir.path().join(name), dir.path().join("copy").join(name)).unwrap();
+    }
+    let copied = outcome(dir.path(), &["get", "-f", "copy/.env"]);
+    assert_eq!(copied.2, Some(0), "{}", copied.1);
     let copy_cache = cache_files(dir.path());
     outcome(dir.path(), &["get"]);
     let both = cache_files(dir.path());
