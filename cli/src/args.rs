@@ -34,6 +34,9 @@ pub struct Global {
     /// Refuse keys files that other users can read (instead of warning). Also ENVX_STRICT=1.
     #[arg(long, global = true)]
     pub strict: bool,
+    /// Do not read or write the key cache (~/.cache/envx). Also ENVX_NO_CACHE=1.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 /// The subcommands.

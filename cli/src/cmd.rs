@@ -27,7 +27,7 @@ use crate::ui::{Failure, Ui};
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
-    let ctx = Context::capture(cli.global.strict);
+    let ctx = Context::capture(cli.global.strict, cli.global.no_cache);
     match cli.command {
         Command::Encrypt(args) => encrypt::run(&args, &ctx, ui),
         Command::Decrypt(args) => decrypt::run(&args, &ctx, ui),

@@ -34,7 +34,7 @@ use crate::parallel::{InOrder, map_in_order};
 pub const ENCRYPTED_PREFIX: &str = "encrypted:";
 
 /// Length of an uncompressed SEC1 point: `04 ‖ X ‖ Y`.
-const POINT_LEN: usize = 65;
+pub const POINT_LEN: usize = 65;
 /// Length of the AES-GCM nonce.
 const NONCE_LEN: usize = 16;
 /// Length of the AES-GCM tag.
@@ -156,20 +156,51 @@ pub fn seal(recipient: &PublicKey, plaintext: &[u8], rng: &mut impl CryptoRngCor
 /// # Errors
 /// [`CryptoError::Truncated`], [`CryptoError::EphemeralKey`] or [`CryptoError::Decrypt`].
 pub fn open(key: &PrivateKey, payload: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let aes_key = payload_key(key, payload)?;
+    open_with_key(&aes_key, payload)
+}
+
+/// The ephemeral public key `E` of a payload, as stored (65 bytes).
+///
+/// # Errors
+/// [`CryptoError::Truncated`] when the payload cannot hold `E`, nonce and tag.
+pub fn ephemeral(payload: &[u8]) -> Result<&[u8; POINT_LEN], CryptoError> {
     if payload.len() < OVERHEAD {
         return Err(CryptoError::Truncated { len: payload.len() });
     }
-    let (point, rest) = payload.split_at(POINT_LEN);
-    let (nonce, rest) = rest.split_at(NONCE_LEN);
-    let (tag, ciphertext) = rest.split_at(TAG_LEN);
+    Ok(payload[..POINT_LEN]
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("the length was checked")))
+}
 
+/// The AES key of a payload: ECDH of `key` with the payload's ephemeral key `E`, then HKDF.
+/// This is the elliptic-curve step, the cost of opening a value; the key depends on `E` and
+/// `key` only, never on the nonce, tag or ciphertext. **This is key material.**
+///
+/// # Errors
+/// [`CryptoError::Truncated`] or [`CryptoError::EphemeralKey`].
+pub fn payload_key(key: &PrivateKey, payload: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let point = ephemeral(payload)?;
     let ephemeral = PublicKey::from_sec1_bytes(point).map_err(|_| CryptoError::EphemeralKey)?;
     let shared = shared_point(key, &ephemeral);
     // The key derivation hashes E exactly as stored, which is its uncompressed encoding.
-    let aes_key = derive_key(point, &shared);
+    Ok(derive_key(point, &shared))
+}
 
+/// Opens a payload with its AES key (from [`payload_key`]): AES-256-GCM only.
+///
+/// # Errors
+/// [`CryptoError::Truncated`] or [`CryptoError::Decrypt`].
+pub fn open_with_key(
+    aes_key: &[u8; 32],
+    payload: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    ephemeral(payload)?;
+    let rest = &payload[POINT_LEN..];
+    let (nonce, rest) = rest.split_at(NONCE_LEN);
+    let (tag, ciphertext) = rest.split_at(TAG_LEN);
     let mut plaintext = Zeroizing::new(ciphertext.to_vec());
-    Aes256Gcm16::new(aes_key.as_ref().into())
+    Aes256Gcm16::new(aes_key.into())
         .decrypt_in_place_detached(
             Nonce::from_slice(nonce),
             b"",

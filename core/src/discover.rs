@@ -65,6 +65,9 @@ pub struct KeySearch<'a> {
     pub cwd: Option<&'a Path>,
     /// Refuse keys files that other users can read, instead of reporting them.
     pub strict_permissions: bool,
+    /// Where the AES keys of values already opened are cached (`None`: no cache). Only
+    /// consulted once the file's own private key is found.
+    pub cache: Option<&'a crate::cache::KeyCache>,
 }
 
 /// Parsed keys files, shared by the files of one command.

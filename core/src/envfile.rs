@@ -2,7 +2,9 @@
 //! values with the right private key.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::cache::FileCache;
 use crate::crypto::{self, CryptoError, ENCRYPTED_PREFIX};
 use crate::discover::{Candidate, KeyRing, KeySearch, KeySource, KeysFileCache};
 use crate::document::{Document, Entry};
@@ -162,12 +164,19 @@ impl EnvFile {
         cache: &mut KeysFileCache,
     ) -> Result<Decryptor> {
         let ring = KeyRing::collect(&self.path, &self.names.private, search, cache)?;
-        Ok(Decryptor {
+        let mut decryptor = Decryptor {
             path: self.path.clone(),
             private_name: self.names.private.clone(),
             public: self.public_key().copied(),
             ring,
-        })
+            cache: None,
+        };
+        // The warm path (core/src/cache.rs): only with the file's own private key in hand.
+        decryptor.cache = match (search.cache, decryptor.matching()) {
+            (Some(keys), Some(matching)) => keys.for_file(&self.path, &matching.key),
+            _ => None,
+        };
+        Ok(decryptor)
     }
 }
 
@@ -193,6 +202,8 @@ pub struct Decryptor {
     private_name: String,
     public: Option<PublicKey>,
     ring: KeyRing,
+    /// The cached AES keys of this file's values, for the matching key only.
+    cache: Option<Arc<FileCache>>,
 }
 
 impl Decryptor {
@@ -235,7 +246,12 @@ impl Decryptor {
         let Some(candidate) = self.matching() else {
             return Err(self.no_key());
         };
-        let bytes = crypto::open(&candidate.key, &payload).map_err(|c| self.failed(entry, c))?;
+        // The warm path (core/src/cache.rs) gives the same result, errors included.
+        let opened = match &self.cache {
+            Some(cache) => cache.open(&candidate.key, &payload),
+            None => crypto::open(&candidate.key, &payload),
+        };
+        let bytes = opened.map_err(|c| self.failed(entry, c))?;
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
             let mut bytes = e.into_bytes();
             zeroize::Zeroize::zeroize(&mut bytes);
@@ -342,6 +358,7 @@ mod tests {
             supplied: &supplied,
             cwd: None,
             strict_permissions: false,
+            cache: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())

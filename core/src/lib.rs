@@ -17,6 +17,7 @@
 //!     env: &env,
 //!     search: KeySearch {
 //!         env: &env, keys_files: &[], supplied: &[], cwd: None, strict_permissions: false,
+//!         cache: None,
 //!     },
 //!     overload: false,
 //!     commands: None,
@@ -42,6 +43,7 @@
     clippy::dbg_macro
 )]
 
+pub mod cache;
 pub mod crypto;
 pub mod discover;
 pub mod document;

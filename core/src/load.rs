@@ -577,6 +577,7 @@ pub fn load_file_with_env(path: &Path, env: &HashMap<String, String>) -> Result<
                 supplied: &[],
                 cwd: None,
                 strict_permissions: false,
+                cache: None,
             },
             overload: false,
             commands: None,

@@ -244,6 +244,7 @@ mod tests {
             supplied: &[],
             cwd: None,
             strict_permissions: false,
+            cache: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())

@@ -29,7 +29,7 @@ pub struct DecryptArgs {
 /// Decrypts every file in memory; writes only when every value of every file decrypted.
 pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let selection = args.keys.selection();
-    let search = ctx.search(&args.files.keys_files, &[]);
+    let search = ctx.cached_search(&args.files.keys_files, &[]);
     let mut cache = KeysFileCache::default();
     let files = args.files.files();
     let _locks = if args.stdout {
@@ -45,6 +45,7 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         planned.push((file, changed));
     }
     ui.warn_loose_keys_files(cache.loose_files());
+    ctx.save_cache(ui);
     if args.stdout {
         let mut out = Zeroizing::new(String::new());
         for (file, _) in &planned {

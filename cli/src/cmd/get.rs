@@ -34,7 +34,7 @@ pub struct GetArgs {
 pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let options = LoadOptions {
         env: &ctx.env,
-        search: ctx.search(&args.files.keys_files, &[]),
+        search: ctx.cached_search(&args.files.keys_files, &[]),
         overload: args.overload,
         commands: None,
     };
@@ -56,6 +56,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         };
         let mut line = value;
         line.push('\n');
+        ctx.save_cache(ui);
         return print_stdout(&line);
     }
     let mut pairs: Vec<(&str, &str)> = Vec::new();
@@ -75,6 +76,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             .map(|v| (v.key.as_str(), v.value.expose_secret())),
     );
     let out = render(&pairs, args.format)?;
+    ctx.save_cache(ui);
     print_stdout(&out)
 }
 

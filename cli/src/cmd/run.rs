@@ -100,7 +100,7 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     let mut runner = |command: &str, vars: &HashMap<String, String>| substitute(command, vars);
     let options = LoadOptions {
         env: &base,
-        search: ctx.search(&args.files.keys_files, &supplied),
+        search: ctx.cached_search(&args.files.keys_files, &supplied),
         overload: args.overload,
         commands: if args.allow_command_substitution {
             Some(&mut runner)
@@ -119,6 +119,7 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
     let injected = injected(&args, &loaded, &base)?;
     report(&loaded, &injected, ui);
+    ctx.save_cache(ui);
 
     let redactor = args
         .redact

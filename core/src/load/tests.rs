@@ -36,6 +36,7 @@ fn values(
                 supplied: &supplied,
                 cwd: None,
                 strict_permissions: false,
+                cache: None,
             },
             overload: false,
             commands: None,
@@ -168,6 +169,7 @@ proptest! {
             supplied: &supplied,
             cwd: None,
             strict_permissions: false,
+            cache: None,
         };
         let decryptor = file.decryptor(&search, &mut KeysFileCache::default()).unwrap();
         match edit::decrypt(&mut file, &decryptor, &Selection::all()) {
@@ -231,6 +233,7 @@ fn options<'a>(env: &'a HashMap<String, String>, supplied: &'a [Candidate]) -> L
             supplied,
             cwd: None,
             strict_permissions: false,
+            cache: None,
         },
         overload: false,
         commands: None,
