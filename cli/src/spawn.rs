@@ -8,10 +8,11 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use envx_core::redact::Redactor;
+use envx_core::redact::{Emitted, Output, RedactStream, Redactor};
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::WithRawSiginfo;
 
@@ -122,13 +123,14 @@ pub fn run_redacted(
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let exited = exited_read.as_fd();
-    let redactor = &redactor;
+    let shared = Mutex::new(Outputs::new(&redactor));
+    let outputs = &shared;
     let status = thread::scope(|scope| {
         if let Some(out) = stdout {
-            scope.spawn(move || pump(out, std::io::stdout(), redactor, exited));
+            scope.spawn(move || pump(out, STDOUT, outputs, exited));
         }
         if let Some(err) = stderr {
-            scope.spawn(move || pump(err, std::io::stderr(), redactor, exited));
+            scope.spawn(move || pump(err, STDERR, outputs, exited));
         }
         // Wait for the exit without reaping, so the forwarder stops before the child's pid
         // can be reused by another process.
@@ -147,6 +149,10 @@ pub fn run_redacted(
         exit.map_err(std::io::Error::from)
             .and_then(|_| child.wait())
     });
+    shared
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .finish();
     let status =
         status.map_err(|e| Failure::new(format!("waiting for the command failed: {e}")))?;
     Ok(Exit::Child(exit_code(status)))
@@ -168,15 +174,67 @@ fn sent_by_a_process(_: &libc::siginfo_t) -> bool {
     true
 }
 
-/// Copies `from` to `to` through a redaction stream, flushing after every read so the child's
-/// output appears as it is written. Stops at end of file, or, once `exited` reports that the
-/// child has exited, as soon as the pipe holds nothing more (at most [`DRAIN_LIMIT`] later).
-fn pump(from: impl Read + AsFd, to: impl Write, redactor: &Redactor, exited: BorrowedFd<'_>) {
+/// The filter's outputs: one shared redaction stream for stdout and stderr, so that a secret
+/// written half to each is caught as it would appear in a log holding both (`2>&1`). Bytes are
+/// written, each to the output it came from, in the order the filter saw them, under one lock:
+/// what a combined log receives is exactly what the filter checked.
+struct Outputs<'r> {
+    stream: RedactStream<'r>,
+    shown: Emitted,
+}
+
+const STDOUT: Output = 0;
+const STDERR: Output = 1;
+
+impl<'r> Outputs<'r> {
+    fn new(redactor: &'r Redactor) -> Self {
+        Self {
+            stream: redactor.stream(),
+            shown: Emitted::default(),
+        }
+    }
+
+    /// Filters what `from` produced and writes what may be shown, flushing so the child's
+    /// output appears as it is written.
+    fn pass(&mut self, from: Output, bytes: &[u8]) {
+        self.shown.clear();
+        self.stream.push(from, bytes, &mut self.shown);
+        self.write();
+    }
+
+    /// Releases what is still held back (it did not become a secret).
+    fn finish(mut self) {
+        self.shown.clear();
+        self.stream.finish(&mut self.shown);
+        self.write();
+    }
+
+    fn write(&self) {
+        for (output, part) in self.shown.parts() {
+            // A reader that went away is not an error: the child's output keeps being drained
+            // so that it is not blocked on a full pipe.
+            let _ = if output == STDOUT {
+                let mut out = std::io::stdout().lock();
+                out.write_all(part).and_then(|()| out.flush())
+            } else {
+                std::io::stderr().write_all(part)
+            };
+        }
+    }
+}
+
+/// Copies `from` (the child's output `which`) through the shared filter. Stops at end of file,
+/// or, once `exited` reports that the child has exited, as soon as the pipe holds nothing more
+/// (at most [`DRAIN_LIMIT`] later).
+fn pump(
+    from: impl Read + AsFd,
+    which: Output,
+    outputs: &Mutex<Outputs<'_>>,
+    exited: BorrowedFd<'_>,
+) {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let (mut from, mut to) = (from, to);
-    let mut stream = redactor.stream();
+    let mut from = from;
     let mut buffer = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(buffer.len() + 256);
     let mut drain_until: Option<Instant> = None;
     let now = Timespec {
         tv_sec: 0,
@@ -215,18 +273,12 @@ fn pump(from: impl Read + AsFd, to: impl Write, redactor: &Redactor, exited: Bor
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        out.clear();
-        stream.push(&buffer[..n], &mut out);
-        if to.write_all(&out).and_then(|()| to.flush()).is_err() {
-            // Our reader went away; keep draining so the child is not blocked on a full pipe.
-            continue;
-        }
+        outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pass(which, &buffer[..n]);
     }
-    out.clear();
-    stream.finish(&mut out);
-    let _ = to.write_all(&out).and_then(|()| to.flush());
     zeroize::Zeroize::zeroize(&mut buffer);
-    zeroize::Zeroize::zeroize(&mut out);
 }
 
 /// The status a shell would report: the exit code, or 128 + the signal that ended the child.

@@ -1,13 +1,34 @@
-//! Throughput of the `--redact` filter: 100 secrets (every encoded form of each, as `run`
-//! builds them) against 256 MiB of output in 64 KiB reads, the size `run` reads.
+//! The `--redact` filter, measured.
 //!
-//! Prints `{"secrets": 100, "patterns": P, "mb_per_s": X}`.
+//! `redact_throughput`: throughput with 100 secrets (every form of each, as `run` builds them)
+//! against 256 MiB of log-like output in 64 KiB reads, the size `run` reads, alternating between
+//! two outputs as stdout and stderr would. Prints
+//! `{"secrets": 100, "patterns": P, "mb_per_s": X}`.
+//!
+//! `redact_throughput memory BYTES`: builds the filter for about BYTES of secrets (40-byte
+//! tokens), filters 1 MiB of output, and prints the build time; run it under `bench/maxrss.c`
+//! for the peak memory. Prints `{"secret_bytes": N, "pattern_bytes": P, "build_s": T}`.
 
 use std::time::Instant;
 
-use envx_core::redact::Redactor;
+use envx_core::redact::{Emitted, Redactor};
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("memory") => memory(args[2].parse().expect("BYTES is a number")),
+        _ => throughput(),
+    }
+}
+
+fn pairs(secrets: &[(String, String)]) -> Vec<(&str, &str)> {
+    secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+fn throughput() {
     let secrets: Vec<(String, String)> = (0..100)
         .map(|i| {
             (
@@ -16,11 +37,7 @@ fn main() {
             )
         })
         .collect();
-    let pairs: Vec<(&str, &str)> = secrets
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let redactor = Redactor::new(&pairs);
+    let redactor = Redactor::new(&pairs(&secrets));
     // Log-like output with a secret every few kilobytes.
     let mut block = Vec::new();
     let mut i = 0;
@@ -33,15 +50,15 @@ fn main() {
     }
     let total = 256usize << 20;
     let mut stream = redactor.stream();
-    let mut out = Vec::with_capacity(80 << 10);
+    let mut out = Emitted::default();
     let mut redacted = 0usize;
     let start = Instant::now();
     let mut done = 0;
     while done < total {
-        for chunk in block.chunks(64 << 10) {
+        for (n, chunk) in block.chunks(64 << 10).enumerate() {
             out.clear();
-            stream.push(chunk, &mut out);
-            redacted += out.len();
+            stream.push(n % 2, chunk, &mut out);
+            redacted += out.as_bytes().len();
         }
         done += block.len();
     }
@@ -53,5 +70,32 @@ fn main() {
     println!(
         "{{\"secrets\": 100, \"patterns\": {:?}, \"mb_per_s\": {mb_per_s:.0}}}",
         format!("{redactor:?}")
+    );
+}
+
+fn memory(bytes: usize) {
+    let count = bytes.div_ceil(40);
+    let secrets: Vec<(String, String)> = (0..count)
+        .map(|i| {
+            // 40 bytes that differ early, as random tokens do.
+            let mut token = format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            token.push_str(&format!("-tok-{i:09}-abcdefghi"));
+            (format!("SECRET_{i}"), token)
+        })
+        .collect();
+    let start = Instant::now();
+    let redactor = Redactor::new(&pairs(&secrets));
+    let build = start.elapsed().as_secs_f64();
+    let mut stream = redactor.stream();
+    let mut out = Emitted::default();
+    let line = format!("log line with {} in it\n", secrets[count / 2].1);
+    for _ in 0..(1 << 20) / line.len() {
+        stream.push(0, line.as_bytes(), &mut out);
+        out.clear();
+    }
+    let pattern_bytes = redactor.pattern_bytes();
+    println!(
+        "{{\"secret_bytes\": {}, \"pattern_bytes\": {pattern_bytes}, \"build_s\": {build:.3}}}",
+        count * 40
     );
 }

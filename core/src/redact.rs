@@ -1,228 +1,384 @@
 //! Streaming redaction of secrets in a child's output (`envx run --redact`).
 //!
 //! Programs, and agents especially, echo, encode and paste what they hold, so a secret is
-//! looked for in the forms it commonly takes: as is; in base64 (standard and URL-safe, with and
-//! without padding, at each of the three byte alignments it can have inside a larger encoded
-//! blob); percent-encoded (upper- and lower-case hex); and JSON-escaped. Every occurrence becomes
-//! `[REDACTED:NAME]`. One Aho-Corasick automaton matches all forms of all secrets in a single
-//! pass over the output.
+//! looked for in the forms standard libraries give it by default (see `forms`): as is; base64
+//! (standard and URL-safe, padded or not, at each of the three byte alignments it can have
+//! inside a larger blob, and wrapped at 64 or 76 columns); hex in either case; percent-encoded
+//! the ways JavaScript, Python, PHP and Go do it; JSON-escaped the ways they do it. Every
+//! occurrence becomes `[REDACTED:NAME]`.
 //!
 //! The filter is streaming: output is passed on as soon as it cannot be the start of a secret,
-//! and only a tail that could still grow into one (at most one pattern long) is held back until
-//! the next read, so a secret split across two writes is caught without delaying ordinary
-//! output. The result is the same whatever the reads' boundaries are.
+//! and only a tail that could still grow into one is held back until the next read, so a
+//! secret split across writes is caught without delaying ordinary output. One filter serves
+//! several outputs (stdout and stderr): it sees their bytes in the order they arrive, as a log
+//! that holds both would, so a secret written half to each is caught too, while every byte
+//! still leaves by the output it came from.
+//!
+//! Memory: the patterns are kept once, sorted, in one buffer, with a bitmap of their first
+//! [`ANCHOR`] bytes; the filter checks the bitmap at each position of the output and looks the
+//! position up in the sorted patterns only on a hit. That costs about the patterns' own size
+//! plus a few bytes per pattern, where an automaton over every byte of every pattern costs
+//! tens to hundreds of bytes per pattern byte.
+
+mod forms;
+mod lines;
 
 use std::fmt;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
+
+use lines::{Line, View};
 
 /// Secrets shorter than this many bytes are not redacted: values such as `1`, `true` or `dev`
 /// would turn ordinary output into noise, and encodings of very short values match by chance.
 pub const MIN_SECRET_LEN: usize = 6;
 
-/// The patterns of a set of secrets, compiled once.
+/// How many leading bytes of a pattern the bitmap indexes (every pattern is at least this long).
+const ANCHOR: usize = MIN_SECRET_LEN;
+
+/// Which output a chunk came from: an index chosen by the caller (`run` uses 0 for stdout and
+/// 1 for stderr).
+pub type Output = usize;
+
+/// One pattern: a form of a secret, stored in `Redactor::bytes`.
+struct Pattern {
+    start: usize,
+    len: usize,
+    secret: usize,
+}
+
+/// The patterns of a set of secrets, prepared once.
 pub struct Redactor {
-    automaton: Option<AhoCorasick>,
-    /// Every pattern, sorted, to tell whether a tail of output could still become one.
-    sorted: Vec<Zeroizing<Vec<u8>>>,
-    /// For each pattern (in automaton order), the replacement text.
+    /// Every pattern's bytes, in sorted order of the patterns.
+    bytes: Zeroizing<Vec<u8>>,
+    /// The distinct patterns, sorted.
+    patterns: Vec<Pattern>,
+    /// For each secret, its replacement text.
     replacement: Vec<Vec<u8>>,
+    /// One bit per hash of a pattern's first `ANCHOR` bytes.
+    bitmap: Vec<u64>,
+    shift: u32,
     longest: usize,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
-            .field("patterns", &self.replacement.len())
+            .field("patterns", &self.patterns.len())
+            .field("pattern_bytes", &self.bytes.len())
             .finish_non_exhaustive()
     }
 }
 
-/// The forms of `secret` that are looked for.
-fn forms(secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
-    let mut out: Vec<Zeroizing<Vec<u8>>> = vec![Zeroizing::new(secret.to_vec())];
-    for engine in [&STANDARD, &URL_SAFE] {
-        out.push(Zeroizing::new(engine.encode(secret).into_bytes()));
-    }
-    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-        for offset in 0..3 {
-            // The secret starts `offset` bytes into a 3-byte group: the characters that also
-            // depend on the unknown bytes around it are dropped at both ends.
-            let mut input = Zeroizing::new(vec![0u8; offset]);
-            input.extend_from_slice(secret);
-            let text = Zeroizing::new(engine.encode(&*input).into_bytes());
-            let skip = [0, 2, 3][offset];
-            let trailing = usize::from(!(offset + secret.len()).is_multiple_of(3));
-            if text.len() > skip + trailing {
-                out.push(Zeroizing::new(text[skip..text.len() - trailing].to_vec()));
-            }
-        }
-    }
-    out.push(percent_encode(secret, b"0123456789ABCDEF"));
-    out.push(percent_encode(secret, b"0123456789abcdef"));
-    out.push(json_escape(secret));
-    out
+/// The first `ANCHOR` bytes of `text` as one number.
+fn anchor_key(text: &[u8]) -> u64 {
+    text[..ANCHOR]
+        .iter()
+        .fold(0, |key, &b| (key << 8) | u64::from(b))
 }
 
-/// `encodeURIComponent`: unreserved characters as they are, every other byte as `%XX`.
-fn percent_encode(secret: &[u8], digits: &[u8; 16]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(secret.len() * 3));
-    for &b in secret {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[
-                b'%',
-                digits[usize::from(b >> 4)],
-                digits[usize::from(b & 15)],
-            ]);
-        }
-    }
-    out
-}
-
-/// The text of `secret` inside a JSON string, as a JSON writer would escape it.
-fn json_escape(secret: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(secret.len() + 8));
-    for &b in secret {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b if b < 0x20 => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            b => out.push(b),
-        }
-    }
-    out
-}
+const ANCHOR_MASK: u64 = (1 << (8 * ANCHOR)) - 1;
 
 impl Redactor {
-    /// Compiles the patterns of `secrets`, given as (name, value) pairs. Values shorter than
+    /// Prepares the patterns of `secrets`, given as (name, value) pairs. Values shorter than
     /// [`MIN_SECRET_LEN`] bytes, and encoded forms that short, are left out.
     pub fn new(secrets: &[(&str, &str)]) -> Self {
-        let mut patterns: Vec<(Zeroizing<Vec<u8>>, usize)> = Vec::new();
-        for (index, (_, value)) in secrets.iter().enumerate() {
+        let mut unsorted = Zeroizing::new(Vec::new());
+        let mut patterns = Vec::new();
+        for (secret, (_, value)) in secrets.iter().enumerate() {
             if value.len() < MIN_SECRET_LEN {
                 continue;
             }
-            for form in forms(value.as_bytes()) {
-                if form.len() >= MIN_SECRET_LEN && !patterns.iter().any(|(p, _)| **p == *form) {
-                    patterns.push((form, index));
+            for form in forms::forms(value) {
+                if form.len() >= MIN_SECRET_LEN {
+                    patterns.push(Pattern {
+                        start: unsorted.len(),
+                        len: form.len(),
+                        secret,
+                    });
+                    unsorted.extend_from_slice(&form);
                 }
             }
         }
-        let longest = patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
-        let automaton = (!patterns.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(patterns.iter().map(|(p, _)| p.as_slice()))
-                // Building only fails past limits (millions of patterns) envx never reaches.
-                .unwrap_or_else(|e| unreachable!("building the redaction automaton: {e}"))
-        });
-        let replacement = patterns
+        // Sorted (equal patterns in the order of their secrets), then stored again in that
+        // order without duplicates: the first secret with a given form names it.
+        let text = |p: &Pattern| &unsorted[p.start..p.start + p.len];
+        patterns.sort_by(|a, b| text(a).cmp(text(b)));
+        patterns.dedup_by(|later, earlier| text(later) == text(earlier));
+        let mut bytes = Zeroizing::new(Vec::with_capacity(unsorted.len()));
+        for p in &mut patterns {
+            let start = bytes.len();
+            bytes.extend_from_slice(text(p));
+            p.start = start;
+        }
+        drop(unsorted);
+        let bits = (patterns.len() * 64)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 32);
+        let shift = 64 - bits.trailing_zeros();
+        let mut bitmap = vec![0u64; bits / 64];
+        for p in &patterns {
+            let h = hash(anchor_key(&bytes[p.start..]), shift);
+            bitmap[h / 64] |= 1 << (h % 64);
+        }
+        let replacement = secrets
             .iter()
-            .map(|(_, index)| format!("[REDACTED:{}]", secrets[*index].0).into_bytes())
+            .map(|(name, _)| format!("[REDACTED:{name}]").into_bytes())
             .collect();
-        let mut sorted: Vec<Zeroizing<Vec<u8>>> = patterns.into_iter().map(|(p, _)| p).collect();
-        sorted.sort_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        let longest = patterns.iter().map(|p| p.len).max().unwrap_or(0);
         Self {
-            automaton,
-            sorted,
+            bytes,
+            patterns,
             replacement,
+            bitmap,
+            shift,
             longest,
         }
     }
 
-    /// Is there nothing to redact?
-    pub fn is_empty(&self) -> bool {
-        self.automaton.is_none()
+    /// The total size of the patterns, in bytes (what the filter's memory is proportional to).
+    pub fn pattern_bytes(&self) -> usize {
+        self.bytes.len()
     }
 
-    /// A filter for one output stream.
+    /// Is there nothing to redact?
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// A filter for the outputs of one program.
     pub fn stream(&self) -> RedactStream<'_> {
         RedactStream {
             redactor: self,
             held: Zeroizing::new(Vec::new()),
+            held_from: Vec::new(),
+            line: Line::START,
         }
     }
 
     /// Redacts a whole text at once.
     pub fn redact(&self, input: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(input.len());
+        let mut out = Emitted::default();
         let mut stream = self.stream();
-        stream.push(input, &mut out);
+        stream.push(0, input, &mut out);
         stream.finish(&mut out);
-        out
+        out.bytes
     }
 
-    /// Could `tail` still grow into a pattern longer than it is?
+    fn text(&self, p: &Pattern) -> &[u8] {
+        &self.bytes[p.start..p.start + p.len]
+    }
+
+    /// The longest pattern `text` starts with.
+    fn longest_prefix(&self, text: &[u8]) -> Option<&Pattern> {
+        let mut query = text;
+        loop {
+            // The greatest pattern not above `query`: if it is no prefix of `query`, no
+            // pattern longer than their common prefix is one either (it would sort between).
+            let at = self.patterns.partition_point(|p| self.text(p) <= query);
+            let candidate = &self.patterns[at.checked_sub(1)?];
+            let common = common_prefix(self.text(candidate), query);
+            if common == candidate.len {
+                return Some(candidate);
+            }
+            if common < MIN_SECRET_LEN {
+                return None;
+            }
+            query = &query[..common];
+        }
+    }
+
+    /// Could `tail` (the end of the output so far) still grow into a pattern longer than it?
     fn could_grow(&self, tail: &[u8]) -> bool {
         // Patterns starting with `tail` sort together, right after it (`tail` itself first).
-        let at = self.sorted.partition_point(|p| p.as_slice() < tail);
-        self.sorted[at..]
+        let at = self.patterns.partition_point(|p| self.text(p) < tail);
+        self.patterns[at..]
             .iter()
-            .take_while(|p| p.starts_with(tail))
-            .any(|p| p.len() > tail.len())
+            .take(2)
+            .any(|p| p.len > tail.len() && self.text(p).starts_with(tail))
+    }
+
+    /// The first thing to act on in `text` from `from` on.
+    fn next_event(&self, text: &[u8], from: usize) -> Event {
+        if self.patterns.is_empty() {
+            return Event::Done;
+        }
+        let mut at = from;
+        if text.len() >= from + ANCHOR {
+            let mut key = anchor_key(&text[from..]);
+            loop {
+                let h = hash(key, self.shift);
+                if self.bitmap[h / 64] & (1 << (h % 64)) != 0 {
+                    if at + self.longest > text.len() && self.could_grow(&text[at..]) {
+                        return Event::Hold(at);
+                    }
+                    let end = text.len().min(at + self.longest);
+                    if let Some(p) = self.longest_prefix(&text[at..end]) {
+                        return Event::Match(at, at + p.len, p.secret);
+                    }
+                }
+                if at + ANCHOR >= text.len() {
+                    break;
+                }
+                key = ((key << 8) | u64::from(text[at + ANCHOR])) & ANCHOR_MASK;
+                at += 1;
+            }
+            at += 1;
+        }
+        // Fewer than `ANCHOR` bytes left: only a beginning of a pattern can be there.
+        (at..text.len())
+            .find(|&start| self.could_grow(&text[start..]))
+            .map_or(Event::Done, Event::Hold)
     }
 }
 
-/// The streaming state of one output (stdout or stderr).
+fn hash(key: u64, shift: u32) -> usize {
+    // Fibonacci hashing: the top bits of the product mix every byte of the key.
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+enum Event {
+    /// A secret (start, end, which) in the view.
+    Match(usize, usize, usize),
+    /// From here on the text could still become a secret.
+    Hold(usize),
+    /// Nothing more to do.
+    Done,
+}
+
+/// Filtered output, in order, each part tagged with the output it leaves by.
+#[derive(Default)]
+pub struct Emitted {
+    bytes: Vec<u8>,
+    /// `(output, end)`: `bytes[previous end..end]` goes to `output`.
+    parts: Vec<(Output, usize)>,
+}
+
+impl Emitted {
+    /// Empties the buffer for reuse.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.parts.clear();
+    }
+
+    /// The parts to write, in this order, each to its output.
+    pub fn parts(&self) -> impl Iterator<Item = (Output, &[u8])> {
+        let mut start = 0;
+        self.parts.iter().map(move |&(output, end)| {
+            let part = &self.bytes[start..end];
+            start = end;
+            (output, part)
+        })
+    }
+
+    /// Everything, whatever the output (for a filter that serves one).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn push(&mut self, output: Output, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.bytes.extend_from_slice(bytes);
+        match self.parts.last_mut() {
+            Some((last, end)) if *last == output => *end = self.bytes.len(),
+            _ => self.parts.push((output, self.bytes.len())),
+        }
+    }
+}
+
+/// The streaming state of a program's outputs: what is held back, and from which output each
+/// held byte came.
 pub struct RedactStream<'r> {
     redactor: &'r Redactor,
     /// Bytes that could still be the start of a secret.
     held: Zeroizing<Vec<u8>>,
+    /// `(position in held, output)`: where each output's run of held bytes starts.
+    held_from: Vec<(usize, Output)>,
+    /// The open line at the start of `held`.
+    line: Line,
 }
 
 impl RedactStream<'_> {
-    /// Filters `chunk`, appending what is safe to show to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let Some(automaton) = &self.redactor.automaton else {
-            out.extend_from_slice(chunk);
+    /// Filters `chunk`, which `output` produced, appending what is safe to show to `out`.
+    pub fn push(&mut self, output: Output, chunk: &[u8], out: &mut Emitted) {
+        if chunk.is_empty() {
             return;
-        };
-        let mut buffer = std::mem::take(&mut *self.held);
-        buffer.extend_from_slice(chunk);
-        let buffer = Zeroizing::new(buffer);
-        // Positions from here on are near enough to the end to be an unfinished pattern.
-        let near_end = buffer
-            .len()
-            .saturating_sub(self.redactor.longest.saturating_sub(1));
-        let first_open = |from: usize, to: usize| {
-            (from.max(near_end)..to).find(|&start| self.redactor.could_grow(&buffer[start..]))
-        };
-        let mut pos = 0;
-        for found in automaton.find_iter(&buffer[..]) {
-            // A match must wait if an earlier or longer one may still complete.
-            if let Some(open) = first_open(pos, found.start() + 1) {
-                out.extend_from_slice(&buffer[pos..open]);
-                self.held.extend_from_slice(&buffer[open..]);
-                return;
-            }
-            out.extend_from_slice(&buffer[pos..found.start()]);
-            out.extend_from_slice(&self.redactor.replacement[found.pattern().as_usize()]);
-            pos = found.end();
         }
-        let keep_from = first_open(pos, buffer.len()).unwrap_or(buffer.len());
-        out.extend_from_slice(&buffer[pos..keep_from]);
-        self.held.extend_from_slice(&buffer[keep_from..]);
+        if self.held_from.last().is_none_or(|&(_, o)| o != output) {
+            self.held_from.push((self.held.len(), output));
+        }
+        self.held.extend_from_slice(chunk);
+        let view = View::new(&self.held, self.line);
+        let mut from = 0;
+        let mut released = 0;
+        let keep = loop {
+            match self.redactor.next_event(&view.text, from) {
+                Event::Match(start, end, secret) => {
+                    let start_out = view.output_pos(start);
+                    self.emit(released, start_out, out);
+                    out.push(
+                        self.output_at(start_out),
+                        &self.redactor.replacement[secret],
+                    );
+                    released = view.output_end(end);
+                    from = end;
+                }
+                Event::Hold(at) => break view.output_pos(at),
+                Event::Done => break self.held.len(),
+            }
+        };
+        self.emit(released, keep, out);
+        view.wipe();
+        self.line = self.line.after(&self.held[..keep]);
+        self.held.drain(..keep);
+        let mut runs = std::mem::take(&mut self.held_from);
+        // The run that holds position `keep` starts the new held bytes.
+        let first = runs.partition_point(|&(start, _)| start <= keep).max(1) - 1;
+        runs.drain(..first);
+        for (start, _) in &mut runs {
+            *start = start.saturating_sub(keep);
+        }
+        if self.held.is_empty() {
+            runs.clear();
+        }
+        self.held_from = runs;
     }
 
-    /// Ends the stream: the held-back bytes (which did not become a secret) are released.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.held);
+    /// Ends the outputs: the held-back bytes (which did not become a secret) are released.
+    pub fn finish(&mut self, out: &mut Emitted) {
+        self.emit(0, self.held.len(), out);
         self.held.clear();
+        self.held_from.clear();
+    }
+
+    /// The output the held byte at `at` came from.
+    fn output_at(&self, at: usize) -> Output {
+        let run = self.held_from.partition_point(|&(start, _)| start <= at);
+        self.held_from[run.max(1) - 1].1
+    }
+
+    /// Emits held bytes `from..to`, each part to its output.
+    fn emit(&self, from: usize, to: usize, out: &mut Emitted) {
+        for (i, &(start, output)) in self.held_from.iter().enumerate() {
+            let end = self.held_from.get(i + 1).map_or(self.held.len(), |r| r.0);
+            let (a, b) = (start.max(from), end.min(to));
+            if a < b {
+                out.push(output, &self.held[a..b]);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
     use proptest::prelude::*;
 
     use super::*;
@@ -241,6 +397,22 @@ mod tests {
         String::from_utf8_lossy(&redactor().redact(input)).into_owned()
     }
 
+    /// What a filter shows when fed `pieces` (output, bytes) in order: all of it, and each
+    /// output's own part.
+    fn feed(r: &Redactor, pieces: &[(Output, &[u8])]) -> (Vec<u8>, [Vec<u8>; 2]) {
+        let mut out = Emitted::default();
+        let mut stream = r.stream();
+        for (output, bytes) in pieces {
+            stream.push(*output, bytes, &mut out);
+        }
+        stream.finish(&mut out);
+        let mut each = [Vec::new(), Vec::new()];
+        for (output, part) in out.parts() {
+            each[output].extend_from_slice(part);
+        }
+        (out.as_bytes().to_vec(), each)
+    }
+
     #[test]
     fn literal_and_encoded_forms_are_redacted() {
         let blob_at = |prefix: &str| STANDARD.encode(format!("{prefix}{SECRET}!!").as_bytes());
@@ -254,12 +426,42 @@ mod tests {
             URL_SAFE.encode(format!("ab{SECRET}")),
             "pa%24s%20%22word%22%2F%C3%A9".to_owned(),
             "pa%24s%20%22word%22%2f%c3%a9".to_owned(),
+            "pa%24s%20%22word%22/%C3%A9".to_owned(),
             serde_json::to_string("pa$s \"word\"/é").unwrap(),
+            r#"pa$s \"word\"\/\u00e9"#.to_owned(),
+            "706124732022776f7264222fc3a9".to_owned(),
+            "706124732022776F7264222FC3A9".to_owned(),
         ];
         for input in inputs {
             let out = shown(format!("before {input} after").as_bytes());
             assert!(out.contains("[REDACTED:"), "{input} -> {out}");
             assert!(!out.contains(SECRET) && !out.contains("word"), "{out}");
+            assert!(
+                out.starts_with("before ") && out.ends_with(" after"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrapped_base64_is_redacted_whatever_the_cut() {
+        let long = "k".repeat(20) + SECRET + &"z".repeat(30);
+        let r = Redactor::new(&[("LONG", &long)]);
+        for width in [64, 76] {
+            for prefix in 0..7 {
+                let blob = STANDARD.encode(format!("{}{long}", "p".repeat(prefix)));
+                let wrapped: Vec<String> = blob
+                    .as_bytes()
+                    .chunks(width)
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect();
+                for eol in ["\n", "\r\n"] {
+                    let text = format!("-----BEGIN X-----{eol}{}{eol}done", wrapped.join(eol));
+                    let out = String::from_utf8_lossy(&r.redact(text.as_bytes())).into_owned();
+                    assert!(out.contains("[REDACTED:LONG]"), "{width} {prefix}: {out}");
+                    assert!(out.ends_with(&format!("{eol}done")), "{out}");
+                }
+            }
         }
     }
 
@@ -273,20 +475,55 @@ mod tests {
     fn a_secret_split_across_reads_is_caught_and_plain_output_is_not_delayed() {
         let r = redactor();
         let mut stream = r.stream();
-        let mut out = Vec::new();
-        stream.push(b"token: sk_live_51Hq", &mut out);
-        assert_eq!(out, b"token: ", "only a possible secret start is held back");
-        stream.push(b"LyjWDarjtT1zdp7dc done\n", &mut out);
+        let mut out = Emitted::default();
+        stream.push(0, b"token: sk_live_51Hq", &mut out);
+        assert_eq!(
+            out.as_bytes(),
+            b"token: ",
+            "only a possible secret start is held"
+        );
+        stream.push(0, b"LyjWDarjtT1zdp7dc done\n", &mut out);
         stream.finish(&mut out);
         assert_eq!(
-            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(out.as_bytes()),
             "token: [REDACTED:API_TOKEN] done\n"
         );
 
-        let mut out = Vec::new();
+        for line in [&b"prompt> "[..], b"hello world\n", b"{\"ok\":true}\n"] {
+            let mut out = Emitted::default();
+            r.stream().push(0, line, &mut out);
+            assert_eq!(out.as_bytes(), line);
+        }
+    }
+
+    #[test]
+    fn a_secret_split_across_outputs_is_caught_and_each_part_keeps_its_output() {
+        let r = redactor();
+        let (all, each) = feed(
+            &r,
+            &[
+                (0, b"out: sk_live_51H"),
+                (1, b"qLyjWDarjtT1zdp7dc"),
+                (1, b" err\n"),
+                (0, b" more\n"),
+            ],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&all),
+            "out: [REDACTED:API_TOKEN] err\n more\n"
+        );
+        assert_eq!(each[0], b"out: [REDACTED:API_TOKEN] more\n");
+        assert_eq!(each[1], b" err\n");
+
+        // A held beginning on one output is released, in order, when the other shows it
+        // cannot become a secret.
+        let mut out = Emitted::default();
         let mut stream = r.stream();
-        stream.push(b"prompt> ", &mut out);
-        assert_eq!(out, b"prompt> ");
+        stream.push(0, b"sk_live", &mut out);
+        assert!(out.as_bytes().is_empty());
+        stream.push(1, b"!\n", &mut out);
+        let parts: Vec<(Output, &[u8])> = out.parts().collect();
+        assert_eq!(parts, [(0, &b"sk_live"[..]), (1, &b"!\n"[..])]);
     }
 
     /// Regression (found by `any_split_gives_the_one_shot_result`): a tail equal to a short
@@ -295,41 +532,99 @@ mod tests {
     fn a_short_form_at_the_end_waits_for_the_longer_one() {
         let r = redactor();
         let text = format!("a{}", STANDARD.encode(SECRET)).into_bytes();
-        let mut out = Vec::new();
-        let mut stream = r.stream();
-        stream.push(&text[..39], &mut out);
-        stream.push(&text[39..], &mut out);
-        stream.finish(&mut out);
-        assert_eq!(String::from_utf8_lossy(&out), "a[REDACTED:API_TOKEN]");
+        let (all, _) = feed(&r, &[(0, &text[..39]), (0, &text[39..])]);
+        assert_eq!(String::from_utf8_lossy(&all), "a[REDACTED:API_TOKEN]");
+    }
+
+    #[test]
+    fn memory_is_about_the_patterns_own_size() {
+        let secrets: Vec<(String, String)> = (0..2000)
+            .map(|i| (format!("S{i}"), format!("token-{i:06}-{}", "q".repeat(40))))
+            .collect();
+        let pairs: Vec<(&str, &str)> = secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = Redactor::new(&pairs);
+        let index = r.patterns.len() * size_of::<Pattern>() + r.bitmap.len() * 8;
+        assert!(index < 2 * r.bytes.len(), "{index} vs {}", r.bytes.len());
     }
 
     proptest! {
         #[test]
-        fn any_split_gives_the_one_shot_result(
-            parts in proptest::collection::vec(prop_oneof![
-                Just(SECRET.to_owned()),
-                Just(SECRET[..10].to_owned()),
-                Just(STANDARD.encode(SECRET)),
-                "[a-z_0-9 ]{0,12}",
-            ], 0..8),
-            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        fn wrapped_base64_split_anywhere_gives_the_one_shot_result(
+            width in prop_oneof![Just(64usize), Just(76)],
+            crlf in any::<bool>(),
+            prefix in 0..5usize,
+            cuts in proptest::collection::vec((any::<usize>(), 0..2usize), 0..8),
         ) {
-            let text = parts.concat().into_bytes();
-            let r = redactor();
+            let long = "k".repeat(20) + SECRET + &"z".repeat(30);
+            let r = Redactor::new(&[("LONG", &long)]);
+            let blob = STANDARD.encode(format!("{}{long}", "p".repeat(prefix)));
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let lines: Vec<&str> = blob
+                .as_bytes()
+                .chunks(width)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            let text = format!("key:{eol}{}{eol}end{eol}", lines.join(eol)).into_bytes();
             let whole = r.redact(&text);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c % (text.len() + 1)).collect();
+            prop_assert!(String::from_utf8_lossy(&whole).contains("[REDACTED:LONG]"));
+            let mut points: Vec<(usize, Output)> =
+                cuts.iter().map(|&(c, o)| (c % (text.len() + 1), o)).collect();
             points.sort_unstable();
-            let mut out = Vec::new();
-            let mut stream = r.stream();
-            let mut last = 0;
-            for point in points {
-                stream.push(&text[last..point], &mut out);
+            let mut pieces = Vec::new();
+            let mut last = (0, 0);
+            for point in points.into_iter().chain([(text.len(), 0)]) {
+                pieces.push((last.1, &text[last.0..point.0]));
                 last = point;
             }
-            stream.push(&text[last..], &mut out);
-            stream.finish(&mut out);
-            prop_assert_eq!(&out, &whole);
-            prop_assert!(!String::from_utf8_lossy(&out).contains(SECRET));
+            let (all, _) = feed(&r, &pieces);
+            prop_assert_eq!(all, whole);
+        }
+
+        #[test]
+        fn any_split_gives_the_one_shot_result(
+            parts in proptest::collection::vec((prop_oneof![
+                Just(SECRET.to_owned()),
+                Just(SECRET[..10].to_owned()),
+                Just(SECRET[10..].to_owned()),
+                Just(STANDARD.encode(SECRET)),
+                Just("\n".to_owned()),
+                "[a-z_0-9 ]{0,12}",
+            ], 0..2usize), 0..8),
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let text: Vec<u8> = parts.iter().flat_map(|(p, _)| p.bytes()).collect();
+            let r = redactor();
+            let whole = r.redact(&text);
+            // The same bytes, each piece from its output, cut further at random points.
+            let mut pieces: Vec<(Output, &[u8])> = Vec::new();
+            let mut offset = 0;
+            for (part, output) in &parts {
+                let mut points: Vec<usize> =
+                    cuts.iter().map(|c| c % (part.len() + 1)).collect();
+                points.sort_unstable();
+                let mut last = 0;
+                for point in points.into_iter().chain([part.len()]) {
+                    pieces.push((*output, &text[offset + last..offset + point]));
+                    last = point;
+                }
+                offset += part.len();
+            }
+            let (all, each) = feed(&r, &pieces);
+            prop_assert_eq!(&all, &whole);
+            prop_assert!(!String::from_utf8_lossy(&all).contains(SECRET));
+            if whole == text {
+                for (output, mine) in each.iter().enumerate() {
+                    let sent: Vec<u8> = pieces
+                        .iter()
+                        .filter(|(o, _)| *o == output)
+                        .flat_map(|(_, b)| b.iter().copied())
+                        .collect();
+                    prop_assert_eq!(mine, &sent);
+                }
+            }
         }
     }
 }

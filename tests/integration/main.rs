@@ -17,5 +17,6 @@ mod hostile;
 mod hostile_child;
 mod interop;
 mod keys;
+mod redact;
 mod run;
 mod seal;

@@ -59,7 +59,8 @@ pub struct RunArgs {
     #[arg(long = "key-command", value_name = "CMD")]
     key_command: Option<String>,
     /// Pipe the child's stdout and stderr through a filter that replaces every injected secret
-    /// (and its base64, percent and JSON encodings, and private keys) with [REDACTED:KEY].
+    /// (and its base64, hex, percent and JSON encodings, and private keys) with [REDACTED:KEY],
+    /// across both streams.
     /// Values shorter than 6 bytes are left alone.
     #[arg(long)]
     redact: bool,
@@ -121,9 +122,7 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     report(&loaded, &injected, ui);
     ctx.save_cache(ui);
 
-    let redactor = args
-        .redact
-        .then(|| redactor(&injected, &loaded, &ctx, &supplied));
+    let names: Vec<String> = injected.iter().map(|(k, _)| k.clone()).collect();
     // The values move into the map without a copy, and are wiped once `Command` holds its own
     // copies (which std frees without wiping; under --redact envx drops them once the child
     // has started).
@@ -131,6 +130,9 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     for (key, mut value) in injected {
         child_env.insert(key, std::mem::take(&mut *value));
     }
+    let redactor = args
+        .redact
+        .then(|| redactor(&names, &child_env, &loaded, &ctx, &supplied));
     let mut command = Command::new(&args.command[0]);
     command
         .args(&args.command[1..])
@@ -146,17 +148,20 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     }
 }
 
-/// The filter for `--redact`: every injected value, and every private key envx knows of (from
-/// the environment, `--key-command` and the keys files it used).
+/// The filter for `--redact`: every value envx put into the child's environment (the names in
+/// `injected`), read back from that environment whatever route it took (a file, an expansion,
+/// `-e`), and every private key envx knows of (from the environment, `--key-command` and the
+/// keys files it used).
 fn redactor(
-    injected: &[(String, Zeroizing<String>)],
+    injected: &[String],
+    child_env: &HashMap<String, String>,
     loaded: &Loaded,
     ctx: &Context,
     supplied: &[Candidate],
 ) -> envx_core::redact::Redactor {
     let mut secrets: Vec<(String, Zeroizing<String>)> = injected
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|k| Some((k.clone(), Zeroizing::new(child_env.get(k)?.clone()))))
         .collect();
     for (name, value) in ctx.env.iter().filter(|(k, _)| is_private_key_var(k)) {
         for key in value.split(',') {
