@@ -88,7 +88,8 @@ fn memory(bytes: usize) {
     let build = start.elapsed().as_secs_f64();
     let mut stream = redactor.stream();
     let mut out = Emitted::default();
-    let line = format!("log line with {} in it\n", secrets[count / 2].1);
+    let token = secrets.get(count / 2).map_or("none", |(_, v)| v.as_str());
+    let line = format!("log line with {token} in it\n");
     for _ in 0..(1 << 20) / line.len() {
         stream.push(0, line.as_bytes(), &mut out);
         out.clear();

@@ -15,7 +15,7 @@
 //! still leaves by the output it came from.
 //!
 //! Memory: the patterns are kept once, sorted, in one buffer, with a bitmap of their first
-//! [`ANCHOR`] bytes; the filter checks the bitmap at each position of the output and looks the
+//! six bytes; the filter checks the bitmap at each position of the output and looks the
 //! position up in the sorted patterns only on a hit. That costs about the patterns' own size
 //! plus a few bytes per pattern, where an automaton over every byte of every pattern costs
 //! tens to hundreds of bytes per pattern byte.
