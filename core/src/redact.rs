@@ -114,7 +114,7 @@ impl Redactor {
         drop(unsorted);
         let bits = (patterns.len() * 64)
             .next_power_of_two()
-            .clamp(1 << 12, 1 << 32);
+            .clamp(1 << 12, 1 << 30);
         let shift = 64 - bits.trailing_zeros();
         let mut bitmap = vec![0u64; bits / 64];
         for p in &patterns {
