@@ -336,6 +336,9 @@ impl RedactStream<'_> {
         self.emit(released, keep, out);
         view.wipe();
         self.line = self.line.after(&self.held[..keep]);
+        // What was released includes any secret just replaced: wiped before the held tail
+        // moves down over it.
+        zeroize::Zeroize::zeroize(&mut self.held[..keep]);
         self.held.drain(..keep);
         let mut runs = std::mem::take(&mut self.held_from);
         // The run that holds position `keep` starts the new held bytes.
