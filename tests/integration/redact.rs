@@ -225,3 +225,44 @@ show("embedded", json.dumps({"token": s, "n": 1}))
         assert_eq!(section(&log, label), want, "{label}: {log}");
     }
 }
+
+/// A beginning held on one output is released as soon as the other output shows it cannot
+/// become a secret, and ordinary output is not held at all: both arrive while the child is
+/// still running (it never exits by itself here).
+#[test]
+fn output_is_not_held_while_the_child_runs() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let dir = folder();
+    let mut child = envx_std(dir.path())
+        .args(["run", "--quiet", "--redact", "--", "sh", "-c"])
+        .arg(r#"printf 'sk_live'; sleep 0.2; echo ready >&2; while :; do sleep 0.1; done"#)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (send, receive) = mpsc::channel();
+    let err_send = send.clone();
+    std::thread::spawn(move || {
+        let line = BufReader::new(stderr).lines().next();
+        let _ = err_send.send(format!("err:{}", line.unwrap().unwrap()));
+    });
+    std::thread::spawn(move || {
+        let mut start = [0u8; 7];
+        stdout.read_exact(&mut start).unwrap();
+        let _ = send.send(format!("out:{}", String::from_utf8_lossy(&start)));
+    });
+    let mut got: Vec<String> = (0..2)
+        .map(|_| receive.recv_timeout(Duration::from_secs(20)))
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    got.sort();
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, ["err:ready", "out:sk_live"]);
+}
