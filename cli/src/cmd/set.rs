@@ -96,7 +96,10 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     };
     let search = ctx.search(keys_files, &[]);
     let mut cache = KeysFileCache::default();
+    // A key pair made just now has nothing to decrypt yet, and its keys file may not exist.
+    let fresh = new_pair.is_some() && !file.has_encrypted_values();
     let decryptor = match (plain, file.has_encrypted_values()) {
+        _ if fresh => None,
         (false, _) | (true, true) => Some(file.decryptor(&search, &mut cache)?),
         (true, false) => None,
     };
