@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod decrypt;
+pub mod del;
 pub mod diff;
 pub mod encrypt;
 pub mod get;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Encrypt(args) => encrypt::run(&args, &ctx, ui),
         Command::Decrypt(args) => decrypt::run(&args, &ctx, ui),
         Command::Set(args) => set::run(&args, &ctx, ui),
+        Command::Del(args) => del::run(&args, &ctx, ui),
         Command::Get(args) => get::run(&args, &ctx, ui),
         Command::Keypair(args) => keypair::run(&args, &ctx, ui),
         Command::Ls(args) => ls::run(&args, &ctx, ui),

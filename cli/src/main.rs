@@ -19,7 +19,8 @@ use crate::args::Cli;
 use crate::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv = args::dotenvx_spellings(std::env::args_os());
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
@@ -32,7 +33,11 @@ fn main() -> ExitCode {
             .into();
         }
     };
-    let ui = ui::Ui::new(cli.global.quiet, cli.global.verbose);
+    let ui = ui::Ui::new(cli.global.is_quiet(), cli.global.is_verbose());
+    if let Some(refusal) = cli.global.dotenvx.refusal() {
+        ui.error(&refusal);
+        return refusal.exit_code().into();
+    }
     match cmd::run(cli, &ui) {
         Ok(code) => code.into(),
         Err(error) => {

@@ -53,6 +53,14 @@ pub fn ensure_public_key(file: &mut EnvFile) -> Option<NewKeyPair> {
         return None;
     }
     let private = PrivateKey::generate();
+    let names = declare_public_key(file, private.public_key());
+    Some(NewKeyPair { private, names })
+}
+
+/// Writes the header and `public` at the top of `file`, which must not declare a public key
+/// yet. For a file encrypted to someone else's key (`encrypt --with`), nothing else is needed:
+/// the private key stays with them. Returns the variable names for the file.
+pub fn declare_public_key(file: &mut EnvFile, public: &PublicKey) -> KeyNames {
     let names = KeyNames::for_file(file.path());
     let label = file
         .path()
@@ -62,11 +70,11 @@ pub fn ensure_public_key(file: &mut EnvFile) -> Option<NewKeyPair> {
     let header = format!(
         "{PUBLIC_KEY_HEADER}{}=\"{}\"\n\n# {label}\n",
         names.public,
-        private.public_key().to_hex()
+        public.to_hex()
     );
     file.document_mut().insert_at_start(&header);
-    file.set_public_key(*private.public_key(), names.clone());
-    Some(NewKeyPair { private, names })
+    file.set_public_key(*public, names.clone());
+    names
 }
 
 /// Encrypts every selected plaintext value of `file` to `public`, keeping each value's quote

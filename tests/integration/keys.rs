@@ -26,7 +26,7 @@ fn keypair_prints_both_keys_and_warns() {
         .success();
     assert_eq!(
         String::from_utf8_lossy(&out.get_output().stdout),
-        format!("DOTENV_PUBLIC_KEY_PRODUCTION={KAT_PUBLIC}\n")
+        format!("DOTENV_PUBLIC_KEY_PRODUCTION={KAT_PUBLIC} DOTENV_PRIVATE_KEY_PRODUCTION=\n")
     );
 }
 
@@ -109,7 +109,11 @@ fn ls_lists_keys_and_never_values() {
     assert_eq!(paths, [".env.local", ".env.staging", "input.env"]);
     let staging = &files[1];
     assert_eq!(staging["private_key"]["available"], true);
-    assert_eq!(staging["public_key"].as_str().unwrap().len(), 6);
+    // The whole key, as the file declares it, so a script can compare keys (issue 16).
+    let public = staging["public_key"].as_str().unwrap();
+    assert_eq!(public.len(), 66, "{public}");
+    let staging_text = fs::read_to_string(dir.path().join(".env.staging")).unwrap();
+    assert!(staging_text.contains(&format!("=\"{public}\"")), "{public}");
     let db = staging["keys"]
         .as_array()
         .unwrap()

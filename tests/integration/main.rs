@@ -7,6 +7,7 @@
 
 mod cache;
 mod common;
+mod dotenvx_flags;
 mod encrypt_decrypt;
 mod errors;
 mod exact;
@@ -17,6 +18,7 @@ mod hostile;
 mod hostile_child;
 mod interop;
 mod keys;
+mod parity;
 mod redact;
 mod run;
 mod seal;

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use envx_core::discover::KeysFileCache;
+use envx_core::document::{Document, encode_value};
 use envx_core::edit;
 use envx_core::envfile::EnvFile;
 use envx_core::fs::lock_folders;
@@ -24,6 +25,16 @@ pub struct DecryptArgs {
     /// Print the decrypted files instead of writing them.
     #[arg(long)]
     stdout: bool,
+    /// With --stdout: show each value as its first N characters (default 6, at most half),
+    /// the rest as `*`.
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "6",
+        requires = "stdout"
+    )]
+    mask: Option<usize>,
 }
 
 /// Decrypts every file in memory; writes only when every value of every file decrypted.
@@ -40,6 +51,8 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     let mut planned = Vec::new();
     for path in files {
         let mut file = EnvFile::open(&path)?;
+        args.keys
+            .warn_unknown(file.document().entries().iter().map(|e| e.key()), ui);
         let decryptor = file.decryptor(&search, &mut cache)?;
         let changed = edit::decrypt(&mut file, &decryptor, &selection)?;
         planned.push((file, changed));
@@ -49,7 +62,11 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     if args.stdout {
         let mut out = Zeroizing::new(String::new());
         for (file, _) in &planned {
-            out.push_str(&file.document().to_string());
+            let text = Zeroizing::new(file.document().to_string());
+            match args.mask {
+                Some(visible) => out.push_str(&masked(&text, visible)),
+                None => out.push_str(&text),
+            }
         }
         return print_stdout(&out);
     }
@@ -71,4 +88,19 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         }
     }
     Ok(Exit::Success)
+}
+
+/// `--mask`: the file with every value masked, every other byte kept.
+fn masked(text: &str, visible: usize) -> Zeroizing<String> {
+    let mut doc = Document::parse(text);
+    for index in 0..doc.entries().len() {
+        let entry = &doc.entries()[index];
+        let value = Zeroizing::new(entry.value());
+        let shown = crate::args::mask(&value, visible);
+        // Stars alone always encode; a value is never left unmasked.
+        let raw = encode_value(&shown, entry.quote())
+            .unwrap_or_else(|| "*".repeat(shown.chars().count()));
+        doc.set_raw(index, &raw);
+    }
+    Zeroizing::new(doc.to_string())
 }

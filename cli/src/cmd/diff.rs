@@ -13,6 +13,7 @@ use envx_core::names::PUBLIC_KEY_PREFIX;
 use envx_core::secret::SecretString;
 use zeroize::Zeroizing;
 
+use crate::args::FileArgs;
 use crate::cmd::print_stdout;
 use crate::cmd::textconv::{State, ciphertext_id};
 use crate::context::Context;
@@ -29,12 +30,9 @@ pub struct DiffArgs {
     /// A second revision: compare REV with REV2 instead of with the working tree.
     #[arg(value_name = "REV2")]
     to: Option<String>,
-    /// Env files to compare (repeatable; default: every env file git knows on either side).
-    #[arg(short = 'f', long = "env-file", value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Keys file to search (repeatable).
-    #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
-    keys_files: Vec<PathBuf>,
+    /// Env files to compare (default: every env file git knows on either side), and keys files.
+    #[command(flatten)]
+    files: FileArgs,
     /// Show old and new values where a private key is available (they are secrets).
     #[arg(long)]
     show: bool,
@@ -48,12 +46,12 @@ pub fn run(args: &DiffArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let old = Side::open(&root, Some(&args.rev))?;
     let new = Side::open(&root, args.to.as_deref())?;
     let new_env_files = known_env_files(&root, new.tracked(&root)?);
-    let compared = if args.files.is_empty() {
+    let compared = if args.files.files.is_empty() {
         let mut names = old.tracked(&root)?;
         names.extend(new.tracked(&root)?);
         known_env_files(&root, names)
     } else {
-        args.files.clone()
+        args.files.files.clone()
     };
     let targets: Vec<Target> = compared
         .iter()
@@ -74,13 +72,13 @@ pub fn run(args: &DiffArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     }
     let ciphertexts = Ciphertexts::gather(&scanned, &new_texts);
 
-    let search = ctx.search(&args.keys_files, &[]);
+    let search = ctx.search(&args.files.keys_files, &[]);
     let mut cache = KeysFileCache::default();
     let mut out = Zeroizing::new(String::new());
     for (target, new_text) in targets.iter().zip(&new_texts) {
         let old_text = old.read(&root, target)?;
         if old_text.is_none() && new_text.is_none() {
-            if args.files.is_empty() {
+            if args.files.files.is_empty() {
                 continue;
             }
             return Err(Failure::new(format!(

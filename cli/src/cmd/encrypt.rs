@@ -1,13 +1,12 @@
 //! `envx encrypt`.
 
-use std::path::PathBuf;
-
 use clap::Args;
 use envx_core::discover::KeysFileCache;
 use envx_core::edit::{self, NewKeyPair};
 use envx_core::envfile::EnvFile;
 use envx_core::fs::lock_folders;
-use envx_core::store::{keys_file_beside, save_if_changed, store_private_key};
+use envx_core::keys::PublicKey;
+use envx_core::store::{save_if_changed, store_private_key};
 use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, KeyFilter};
@@ -26,6 +25,13 @@ pub struct EncryptArgs {
     /// Print the encrypted files instead of writing them.
     #[arg(long)]
     stdout: bool,
+    /// Encrypt to this public key (someone else holds the private key): for a file without a
+    /// key pair, or one that already declares this key. No keys file is written.
+    #[arg(long = "with", value_name = "PUBLIC_KEY")]
+    with: Option<String>,
+    /// Accepted for dotenvx: envx never creates a missing file here (it is an error).
+    #[arg(long = "no-create")]
+    no_create: bool,
 }
 
 struct Planned {
@@ -40,6 +46,7 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     let search = ctx.search(&args.files.keys_files, &[]);
     let mut cache = KeysFileCache::default();
     let files = args.files.files();
+    let with = args.with.as_deref().map(public_key_option).transpose()?;
     // Read-modify-write under a lock, so concurrent edits of a file are serialised.
     let mut locked = files.clone();
     locked.extend(args.files.keys_files.iter().cloned());
@@ -51,12 +58,20 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     let mut planned = Vec::new();
     for path in files {
         let mut file = EnvFile::open(&path)?;
+        let keys = file.document().entries().iter().map(|e| e.key());
+        args.keys.warn_unknown(keys, ui);
+        if let Some(public) = &with {
+            declare_with(&mut file, public)?;
+        }
         if file.public_key().is_none() && args.stdout {
-            return Err(Failure::new(format!(
+            return Err(Failure::usage(format!(
                 "{} has no public key yet, and --stdout writes no files, so a new private key would be lost",
                 show(&path)
             ))
-            .hint(format!("run `envx encrypt -f {}` once without --stdout", show(&path))));
+            .hint(format!(
+                "run `envx encrypt -f {}` once without --stdout, or encrypt to an existing key with --with PUBLIC_KEY",
+                show(&path)
+            )));
         }
         if file.public_key().is_some() {
             file.decryptor(&search, &mut cache)?.check_writable()?;
@@ -93,7 +108,7 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     }
     for plan in &planned {
         if let Some(pair) = &plan.new_pair {
-            let keys_path = keys_path(&args.files.keys_files, &plan.file);
+            let keys_path = args.files.new_key_path(plan.file.path());
             store_private_key(
                 &keys_path,
                 plan.file.path(),
@@ -104,21 +119,43 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     }
     for plan in &planned {
         save_if_changed(&plan.file)?;
-        report(plan, &args.files.keys_files, ui);
+        report(plan, &args.files, ui);
     }
     Ok(Exit::Success)
 }
 
-/// Where a new private key goes: the first `--keys-file`, else `.env.keys` beside the file.
-fn keys_path(keys_files: &[PathBuf], file: &EnvFile) -> PathBuf {
-    match keys_files.first() {
-        Some(path) if path.is_dir() => path.join(envx_core::keys_file::KEYS_FILE_NAME),
-        Some(path) => path.clone(),
-        None => keys_file_beside(file.path()),
+/// The public key of `--with`.
+fn public_key_option(text: &str) -> Result<PublicKey, Failure> {
+    text.parse().map_err(|e| {
+        Failure::usage(format!("--with: not a public key: {e}"))
+            .hint("give the 66 hex digits of a DOTENV_PUBLIC_KEY_* value")
+    })
+}
+
+/// `--with`: gives a file without a public key this one; a file already declaring it is fine.
+/// A file with another key, or with values encrypted to an unknown key, is refused.
+fn declare_with(file: &mut EnvFile, public: &PublicKey) -> Result<(), Failure> {
+    match file.public_key() {
+        Some(declared) if declared == public => Ok(()),
+        Some(declared) => Err(Failure::new(format!(
+            "{} is encrypted to another public key ({}…)",
+            show(file.path()),
+            declared.short()
+        ))
+        .hint("--with takes a fresh file or one that already declares that key")),
+        None if file.has_encrypted_values() => Err(Failure::new(format!(
+            "{} already holds encrypted values but declares no public key",
+            show(file.path())
+        ))
+        .hint("--with takes a fresh file or one that already declares that key")),
+        None => {
+            edit::declare_public_key(file, public);
+            Ok(())
+        }
     }
 }
 
-fn report(plan: &Planned, keys_files: &[PathBuf], ui: &Ui) {
+fn report(plan: &Planned, files: &FileArgs, ui: &Ui) {
     let path = show(plan.file.path());
     let short = plan
         .file
@@ -133,7 +170,7 @@ fn report(plan: &Planned, keys_files: &[PathBuf], ui: &Ui) {
         format!("{path}: encrypted {count} {values} (public key {short}…)")
     };
     if let Some(pair) = &plan.new_pair {
-        let keys = keys_path(keys_files, &plan.file);
+        let keys = files.new_key_path(plan.file.path());
         line.push_str(&format!(
             "; new key pair, {} saved to {} (never commit it)",
             pair.names.private,

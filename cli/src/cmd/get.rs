@@ -6,7 +6,7 @@ use envx_core::glob::Selection;
 use envx_core::load::{LoadOptions, Loaded, load, load_selected};
 use zeroize::Zeroizing;
 
-use crate::args::{FileArgs, GetFormat};
+use crate::args::{FileArgs, GetFormat, KeyFilter, LoadArgs};
 use crate::cmd::print_stdout;
 use crate::context::Context;
 use crate::exit::Exit;
@@ -19,9 +19,22 @@ pub struct GetArgs {
     key: Option<String>,
     #[command(flatten)]
     files: FileArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    keys: KeyFilter,
+    /// Also set KEY=VALUE (several may follow one -e); wins over the files.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", num_args = 1..)]
+    assignments: Vec<String>,
     /// Output format when printing several keys.
     #[arg(long, value_enum, default_value = "json")]
     format: GetFormat,
+    /// Indent the JSON output. dotenvx: `-pp`.
+    #[arg(long = "pretty-print", visible_alias = "pp")]
+    pretty: bool,
+    /// Show each value as its first N characters (default 6, at most half), the rest as `*`.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "6")]
+    mask: Option<usize>,
     /// Include the whole environment, not only the files' keys.
     #[arg(short, long)]
     all: bool,
@@ -32,6 +45,8 @@ pub struct GetArgs {
 
 /// Loads like `run` would and prints what the program would see.
 pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+    let assignments = assignments(&args.assignments, &ctx.env, args.overload)?;
+    let files = args.load.files(&args.files, &ctx.env)?;
     let options = LoadOptions {
         env: &ctx.env,
         search: ctx.cached_search(&args.files.keys_files, &[]),
@@ -41,20 +56,29 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     // One key: only its value and what it references are decrypted.
     let wanted = args.key.as_ref().map(|k| Selection::new([k], [""; 0]));
     let loaded = match &wanted {
-        Some(wanted) => load_selected(&args.files.files(), options, wanted, false)?,
-        None => load(&args.files.files(), options)?,
+        Some(wanted) => load_selected(&files, options, wanted, false)?,
+        None => load(&files, options)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
+    if args.key.is_none() {
+        args.keys
+            .warn_unknown(loaded.variables.iter().map(|v| v.key.as_str()), ui);
+    }
     if let Some(key) = &args.key {
-        let value = match loaded.get(key) {
-            Some(var) => Zeroizing::new(var.value.expose_secret().to_owned()),
-            None if args.all => match ctx.env.get(key) {
+        let assigned = assignments.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+        let value = match (assigned, loaded.get(key)) {
+            (Some(value), _) => Zeroizing::new(value.to_owned()),
+            (None, Some(var)) => Zeroizing::new(var.value.expose_secret().to_owned()),
+            (None, None) if args.all => match ctx.env.get(key) {
                 Some(value) => Zeroizing::new(value.clone()),
                 None => return Err(missing(key, &loaded)),
             },
-            None => return Err(missing(key, &loaded)),
+            (None, None) => return Err(missing(key, &loaded)),
         };
-        let mut line = value;
+        let mut line = match args.mask {
+            Some(visible) => crate::args::mask(&value, visible),
+            None => value,
+        };
         line.push('\n');
         ctx.save_cache(ui);
         return print_stdout(&line);
@@ -69,15 +93,55 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         env.sort();
         pairs.extend(env.into_iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
+    // `-e` pairs first, as dotenvx lists them when they come before -f.
+    pairs.extend(assignments.iter().map(|(k, v)| (*k, *v)));
     pairs.extend(
         loaded
             .variables
             .iter()
+            .filter(|v| !assignments.iter().any(|(k, _)| *k == v.key))
             .map(|v| (v.key.as_str(), v.value.expose_secret())),
     );
-    let out = render(&pairs, args.format)?;
+    let selection = args.keys.selection();
+    pairs.retain(|(k, _)| selection.contains(k));
+    let masked: Vec<Zeroizing<String>> = match args.mask {
+        Some(visible) => pairs
+            .iter()
+            .map(|(_, v)| crate::args::mask(v, visible))
+            .collect(),
+        None => Vec::new(),
+    };
+    if args.mask.is_some() {
+        for ((_, value), shown) in pairs.iter_mut().zip(&masked) {
+            *value = shown.as_str();
+        }
+    }
+    let out = render(&pairs, args.format, args.pretty)?;
     ctx.save_cache(ui);
     print_stdout(&out)
+}
+
+/// The `-e KEY=VALUE` pairs that apply: all with --overload, else those the environment does
+/// not set.
+fn assignments<'a>(
+    given: &'a [String],
+    env: &std::collections::HashMap<String, String>,
+    overload: bool,
+) -> Result<Vec<(&'a str, &'a str)>, Failure> {
+    let mut out = Vec::new();
+    for pair in given {
+        let Some((key, value)) = pair.split_once('=') else {
+            // Not echoed: a value given without its key may be a secret.
+            return Err(
+                Failure::usage("-e expects KEY=VALUE (an argument has no '=')")
+                    .hint("several KEY=VALUE may follow one -e: the key to print goes before -e"),
+            );
+        };
+        if overload || !env.contains_key(key) {
+            out.push((key, value));
+        }
+    }
+    Ok(out)
 }
 
 fn missing(key: &str, loaded: &Loaded) -> Failure {
@@ -91,9 +155,35 @@ fn missing(key: &str, loaded: &Loaded) -> Failure {
 }
 
 /// Renders key/value pairs in `format`.
-fn render(pairs: &[(&str, &str)], format: GetFormat) -> Result<Zeroizing<String>, Failure> {
+fn render(
+    pairs: &[(&str, &str)],
+    format: GetFormat,
+    pretty: bool,
+) -> Result<Zeroizing<String>, Failure> {
     let mut out = Zeroizing::new(String::new());
     match format {
+        GetFormat::Json if pretty => {
+            // As dotenvx indents: two spaces, `": "`, `{}` when empty.
+            out.push('{');
+            for (i, (key, value)) in pairs.iter().enumerate() {
+                out.push_str(if i > 0 { ",\n  " } else { "\n  " });
+                out.push_str(&json_string(key));
+                out.push_str(": ");
+                out.push_str(&json_string(value));
+            }
+            out.push_str(if pairs.is_empty() { "}\n" } else { "\n}\n" });
+        }
+        GetFormat::Colon => {
+            for (i, (key, value)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(key);
+                out.push(':');
+                out.push_str(value);
+            }
+            out.push('\n');
+        }
         GetFormat::Json => {
             // Hand-built so keys stay in file order (a JSON map would sort them).
             out.push('{');
@@ -107,8 +197,8 @@ fn render(pairs: &[(&str, &str)], format: GetFormat) -> Result<Zeroizing<String>
             }
             out.push_str("}\n");
         }
-        GetFormat::Shell | GetFormat::Eval => {
-            let prefix = if format == GetFormat::Shell {
+        GetFormat::Shell | GetFormat::EvalExport | GetFormat::Eval => {
+            let prefix = if format != GetFormat::Eval {
                 "export "
             } else {
                 ""

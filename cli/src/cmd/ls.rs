@@ -9,7 +9,7 @@ use envx_core::envfile::EnvFile;
 use envx_core::keys_file::KEYS_FILE_NAME;
 use serde_json::{Value, json};
 
-use crate::args::TableFormat;
+use crate::args::{KeysFileArgs, TableFormat};
 use crate::cmd::print_stdout;
 use crate::context::Context;
 use crate::exit::Exit;
@@ -24,9 +24,8 @@ pub struct LsArgs {
     /// Output format (`shell` is plain text).
     #[arg(long, value_enum, default_value = "shell")]
     format: TableFormat,
-    /// Keys file to search (repeatable).
-    #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
-    keys_files: Vec<PathBuf>,
+    #[command(flatten)]
+    keys_files: KeysFileArgs,
 }
 
 /// Folders never searched: other tools' trees, large and never holding the project's files.
@@ -82,7 +81,7 @@ fn describe(
     };
     json!({
         "path": shown.display().to_string(),
-        "public_key": file.public_key().map(|k| k.short()),
+        "public_key": file.public_key().map(|k| k.to_hex()),
         "public_key_name": file.names().public,
         "private_key_name": file.names().private,
         "private_key": private,
@@ -100,7 +99,7 @@ fn text(files: &[Value]) -> String {
             continue;
         }
         let public = match file["public_key"].as_str() {
-            Some(short) => format!("public key {short}…"),
+            Some(hex) => format!("public key {}…", hex.get(..6).unwrap_or(hex)),
             None => "no public key".to_owned(),
         };
         let private = match &file["private_key"] {

@@ -1,13 +1,12 @@
 //! `envx rotate`.
 
-use std::path::PathBuf;
-
 use clap::Args;
 use envx_core::discover::KeysFileCache;
 use envx_core::envfile::EnvFile;
 use envx_core::fs::{lock_folders, read_text};
 use envx_core::rotate::Rotation;
 
+use crate::args::FileArgs;
 use crate::cmd::show;
 use crate::context::Context;
 use crate::exit::Exit;
@@ -16,36 +15,28 @@ use crate::ui::{Failure, Ui};
 /// Arguments of `envx rotate`.
 #[derive(Args)]
 pub struct RotateArgs {
-    /// The env file whose key pair to replace.
-    #[arg(
-        short = 'f',
-        long = "env-file",
-        value_name = "FILE",
-        default_value = ".env"
-    )]
-    file: PathBuf,
-    /// Keys file to search for the current private key (repeatable).
-    #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
-    keys_files: Vec<PathBuf>,
+    /// The env file whose key pair to replace (default `.env`), and keys files.
+    #[command(flatten)]
+    files: FileArgs,
 }
 
 /// Replaces the key pair and re-encrypts every value; says what to do next.
 pub fn run(args: &RotateArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let mut locked = vec![args.file.clone()];
-    locked.extend(args.keys_files.iter().cloned());
+    let path = &args.files.one("rotate")?;
+    let keys_files = &args.files.keys_files;
+    let mut locked = vec![path.clone()];
+    locked.extend(keys_files.iter().cloned());
     let _locks = lock_folders(&locked)?;
-    let text = read_text(&args.file)?;
-    let file = EnvFile::from_text(&args.file, &text)?;
+    let text = read_text(path)?;
+    let file = EnvFile::from_text(path, &text)?;
     if file.public_key().is_none() {
         return Err(
-            Failure::new(format!("{} has no key pair to rotate", show(&args.file))).hint(format!(
-                "encrypt it first: envx encrypt -f {}",
-                show(&args.file)
-            )),
+            Failure::new(format!("{} has no key pair to rotate", show(path)))
+                .hint(format!("encrypt it first: envx encrypt -f {}", show(path))),
         );
     }
     let mut cache = KeysFileCache::default();
-    let decryptor = file.decryptor(&ctx.search(&args.keys_files, &[]), &mut cache)?;
+    let decryptor = file.decryptor(&ctx.search(keys_files, &[]), &mut cache)?;
     let rotation = Rotation::prepare(file, &decryptor)?;
     let (count, old, new) = (
         rotation.reencrypted(),
@@ -57,13 +48,13 @@ pub fn run(args: &RotateArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     rotation.commit()?;
     ui.info(&format!(
         "{}: rotated {old}… → {new}…, re-encrypted {count} values; new private key in {}",
-        show(&args.file),
+        show(path),
         show(&keys_path)
     ));
     ui.info(&format!(
         "next: wherever deployments read {name}, set it to the new key (during the rollout \
          `new,old` works: envx uses whichever matches the file), commit {}, then remove the old key",
-        show(&args.file)
+        show(path)
     ));
     Ok(Exit::Success)
 }

@@ -17,7 +17,7 @@ use envx_core::load::{LoadOptions, Loaded, load, load_selected};
 use envx_core::policy::{CLEAN_ENV_ALLOWLIST, is_loader_var, is_private_key_var};
 use zeroize::Zeroizing;
 
-use crate::args::FileArgs;
+use crate::args::{FileArgs, LoadArgs, mask, warn_unmatched};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
@@ -27,9 +27,11 @@ use crate::ui::{Failure, Ui};
 pub struct RunArgs {
     #[command(flatten)]
     files: FileArgs,
-    /// Also set KEY=VALUE (repeatable); wins over the files. Note that argv is visible to
-    /// other local users: prefer files for secrets.
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    #[command(flatten)]
+    load: LoadArgs,
+    /// Also set KEY=VALUE (several may follow one -e); wins over the files. Note that argv is
+    /// visible to other local users: prefer files for secrets.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", num_args = 1..)]
     assignments: Vec<String>,
     /// File values win over the environment, and later files over earlier ones.
     #[arg(short, long)]
@@ -68,13 +70,13 @@ pub struct RunArgs {
     /// to decrypt it (also ENVX_REQUIRE_SEAL=1, for a deployment's environment).
     #[arg(long)]
     require_seal: bool,
-    /// The command to run, after `--`.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        required = true,
-        value_name = "COMMAND"
-    )]
+    /// Give the child masked values (the first N characters, default 6, at most half; the
+    /// rest `*`), to see what a program would get without handing it secrets.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "6")]
+    mask: Option<usize>,
+    /// The command to run, after `--` (options before it are envx's; an unknown one is an
+    /// error, not the command).
+    #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
 }
 
@@ -85,8 +87,8 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         None => Vec::new(),
     };
     let files: Vec<PathBuf> = args
-        .files
-        .files()
+        .load
+        .files(&args.files, &ctx.env)?
         .into_iter()
         .filter(|f| f.exists() || !args.allow_missing.iter().any(|m| m == f))
         .collect();
@@ -118,7 +120,18 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         false => load_selected(&files, options, &only, true)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
-    let injected = injected(&args, &loaded, &base)?;
+    warn_unmatched(
+        args.only.iter(),
+        loaded.variables.iter().map(|v| v.key.as_str()),
+        "--only",
+        ui,
+    );
+    let mut injected = injected(&args, &loaded, &base)?;
+    if let Some(visible) = args.mask {
+        for (_, value) in &mut injected {
+            *value = mask(value, visible);
+        }
+    }
     report(&loaded, &injected, ui);
     ctx.save_cache(ui);
 
@@ -221,9 +234,10 @@ fn injected(
     for pair in &args.assignments {
         let Some((key, value)) = pair.split_once('=') else {
             // Not echoed: a value given without its key may be a secret.
-            return Err(Failure::usage(
-                "-e expects KEY=VALUE (an argument has no '=')",
-            ));
+            return Err(
+                Failure::usage("-e expects KEY=VALUE (an argument has no '=')")
+                    .hint("several KEY=VALUE may follow one -e: put `--` before the command"),
+            );
         };
         if is_private_key_var(key) {
             return Err(Failure::usage(format!(

@@ -1,7 +1,6 @@
 //! `envx set`.
 
 use std::io::{IsTerminal as _, Read as _};
-use std::path::PathBuf;
 
 use clap::Args;
 use envx_core::discover::KeysFileCache;
@@ -9,9 +8,10 @@ use envx_core::edit::{self, SetOutcome};
 use envx_core::envfile::EnvFile;
 use envx_core::fs::{lock_folders, read_text_if_exists};
 use envx_core::secret::SecretString;
-use envx_core::store::{keys_file_beside, save_if_changed, store_private_key};
+use envx_core::store::{save_if_changed, store_private_key};
 use zeroize::Zeroizing;
 
+use crate::args::FileArgs;
 use crate::cmd::show;
 use crate::context::Context;
 use crate::exit::Exit;
@@ -25,17 +25,9 @@ pub struct SetArgs {
     /// The value. Leave it out (or give `-`) to read it from stdin, which keeps it out of argv
     /// and shell history; on a terminal it is read without echo.
     value: Option<String>,
-    /// The env file (default `.env`; created when missing).
-    #[arg(
-        short = 'f',
-        long = "env-file",
-        value_name = "FILE",
-        default_value = ".env"
-    )]
-    file: PathBuf,
-    /// Keys file for a new key pair, and to search for the private key.
-    #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
-    keys_files: Vec<PathBuf>,
+    /// The env file (default `.env`; created when missing) and keys files.
+    #[command(flatten)]
+    files: FileArgs,
     /// Store the value in plaintext.
     #[arg(long)]
     plain: bool,
@@ -43,6 +35,12 @@ pub struct SetArgs {
     /// it usually means the value never arrived).
     #[arg(long)]
     allow_empty: bool,
+    /// Encrypt the value (the default; for dotenvx's `-c`).
+    #[arg(short = 'c', long = "encrypt", conflicts_with = "plain")]
+    encrypt: bool,
+    /// Fail when the file does not exist instead of creating it.
+    #[arg(long = "no-create")]
+    no_create: bool,
 }
 
 impl Drop for SetArgs {
@@ -61,6 +59,11 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             args.key
         )));
     }
+    let path = &args.files.one("set")?;
+    if args.no_create && !path.exists() {
+        return Err(Failure::new(format!("{} does not exist", show(path)))
+            .hint("create it, or leave out --no-create"));
+    }
     let value = read_value(args)?;
     if value.expose_secret().contains('\0') {
         // No environment variable can hold a NUL byte, so no program could receive it.
@@ -69,22 +72,34 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             args.key
         )));
     }
-    let path = &args.file;
+    let keys_files = &args.files.keys_files;
     let mut locked = vec![path.clone()];
-    locked.extend(args.keys_files.iter().cloned());
+    locked.extend(keys_files.iter().cloned());
     let _locks = lock_folders(&locked)?;
     let original = read_text_if_exists(path)?.unwrap_or_else(|| Zeroizing::new(String::new()));
     let mut file = EnvFile::from_owned_text(path, original)?;
     let plain = args.plain || args.key.ends_with(edit::PLAIN_SUFFIX);
+    let known = file.document().entries().iter().map(|e| e.key());
+    let is_new = !known.clone().any(|k| k == args.key);
+    if is_new && known.filter(|k| !edit::stays_plaintext(k)).count() > 0 {
+        ui.warn(&format!(
+            "{}: {} is not in the file yet; adding it (check the spelling)",
+            show(path),
+            args.key
+        ));
+    }
 
     let new_pair = if plain {
         None
     } else {
         edit::ensure_public_key(&mut file)
     };
-    let search = ctx.search(&args.keys_files, &[]);
+    let search = ctx.search(keys_files, &[]);
     let mut cache = KeysFileCache::default();
+    // A key pair made just now has nothing to decrypt yet, and its keys file may not exist.
+    let fresh = new_pair.is_some() && !file.has_encrypted_values();
     let decryptor = match (plain, file.has_encrypted_values()) {
+        _ if fresh => None,
         (false, _) | (true, true) => Some(file.decryptor(&search, &mut cache)?),
         (true, false) => None,
     };
@@ -113,11 +128,7 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         return Ok(Exit::Success);
     }
     if let Some(pair) = &new_pair {
-        let keys_path = args
-            .keys_files
-            .first()
-            .cloned()
-            .unwrap_or_else(|| keys_file_beside(path));
+        let keys_path = args.files.new_key_path(path);
         store_private_key(&keys_path, path, &pair.names.private, &pair.private)?;
         ui.info(&format!(
             "{}: new key pair, {} saved to {} (never commit it)",
@@ -126,7 +137,7 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             show(&keys_path)
         ));
     }
-    crate::cmd::seal::reseal_if_key_holder(&mut file, ctx, &args.keys_files, ui)?;
+    crate::cmd::seal::reseal_if_key_holder(&mut file, ctx, &args.files.keys_files, ui)?;
     save_if_changed(&file)?;
     let how = if plain { "in plaintext" } else { "encrypted" };
     let what = match outcome {
