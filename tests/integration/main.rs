@@ -17,5 +17,6 @@ mod hostile;
 mod hostile_child;
 mod interop;
 mod keys;
+mod policy;
 mod run;
 mod seal;

@@ -14,7 +14,7 @@ use envx_core::discover::{Candidate, KeySource};
 use envx_core::glob::Selection;
 use envx_core::keys::PrivateKey;
 use envx_core::load::{LoadOptions, Loaded, load, load_selected};
-use envx_core::policy::{CLEAN_ENV_ALLOWLIST, is_loader_var, is_private_key_var};
+use envx_core::policy::{CLEAN_ENV_ALLOWLIST, Policy, PolicyError, is_private_key_var};
 use zeroize::Zeroizing;
 
 use crate::args::FileArgs;
@@ -44,10 +44,11 @@ pub struct RunArgs {
     /// With --clean-env: also pass this variable from the parent (repeatable).
     #[arg(long = "pass", value_name = "NAME", requires = "clean_env")]
     pass: Vec<String>,
-    /// Allow the files to set variables that change how programs load (LD_PRELOAD,
-    /// NODE_OPTIONS, PATH, ...).
-    #[arg(long)]
-    allow_loader_vars: bool,
+    /// Allow the files to set these variables, which change how programs load code, where
+    /// their traffic goes or what they trust (e.g. HTTPS_PROXY,NODE_OPTIONS; names only, see
+    /// the README's loader classes).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    allow_loader_vars: Vec<String>,
     /// Run `$(...)` command substitutions found in values (off: they are an error).
     #[arg(long)]
     allow_command_substitution: bool,
@@ -79,6 +80,7 @@ pub struct RunArgs {
 
 /// Loads, checks and starts the child.
 pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
+    let policy = loader_policy(&args.allow_loader_vars)?;
     let supplied = match &args.key_command {
         Some(command) => key_command(command, &ctx)?,
         None => Vec::new(),
@@ -117,7 +119,7 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         false => load_selected(&files, options, &only, true)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
-    let injected = injected(&args, &loaded, &base)?;
+    let injected = injected(&args, &loaded, &base, &policy)?;
     report(&loaded, &injected, ui);
     ctx.save_cache(ui);
 
@@ -195,6 +197,7 @@ fn injected(
     args: &RunArgs,
     loaded: &Loaded,
     base: &HashMap<String, String>,
+    policy: &Policy,
 ) -> Result<Vec<(String, Zeroizing<String>)>, Failure> {
     let only = Selection::new(&args.only, Vec::<String>::new());
     let mut out: Vec<(String, Zeroizing<String>)> = Vec::new();
@@ -205,9 +208,9 @@ fn injected(
         if var.from_env && base.contains_key(&var.key) {
             continue;
         }
-        check_loader_var(args, &var.key, || {
-            format!("{}:{}", loaded.files[var.file].path.display(), var.line)
-        })?;
+        policy
+            .check(&loaded.files[var.file].path, var.line, &var.key)
+            .map_err(policy_failure)?;
         out.push((
             var.key.clone(),
             Zeroizing::new(var.value.expose_secret().to_owned()),
@@ -228,22 +231,35 @@ fn injected(
         if !args.overload && base.contains_key(key) {
             continue;
         }
-        check_loader_var(args, key, || "-e".to_owned())?;
+        if let Some(class) = policy.refusal(key) {
+            return Err(Failure::new(format!(
+                "-e {key}=…: {key} changes how programs load code, where their traffic goes or what they trust ({}); allow it by name",
+                class.name
+            ))
+            .hint(format!("pass --allow-loader-vars {key} if you mean to set it")));
+        }
         out.retain(|(k, _)| k != key);
         out.push((key.to_owned(), Zeroizing::new(value.to_owned())));
     }
     Ok(out)
 }
 
-fn check_loader_var(args: &RunArgs, key: &str, place: impl Fn() -> String) -> Result<(), Failure> {
-    if is_loader_var(key) && !args.allow_loader_vars {
-        return Err(Failure::new(format!(
-            "{}: {key} changes how programs are loaded or started; envx does not set it from a file",
-            place()
-        ))
-        .hint("pass --allow-loader-vars if this file is meant to set it"));
-    }
-    Ok(())
+/// The loader policy with the names the user allowed.
+pub(crate) fn loader_policy(allowed: &[String]) -> Result<Policy, Failure> {
+    Policy::new()
+        .allow_loader_vars(allowed)
+        .map_err(|e| Failure::usage(format!("--allow-loader-vars: {e}")))
+}
+
+/// The message for a variable the policy refuses, with the flag that allows it.
+pub(crate) fn policy_failure(error: PolicyError) -> Failure {
+    let hint = match &error {
+        PolicyError::LoaderVariable { key, .. } => {
+            format!("pass --allow-loader-vars {key} if this file is meant to set it")
+        }
+        _ => "see the README's loader classes".to_owned(),
+    };
+    Failure::new(error.to_string()).hint(hint)
 }
 
 fn report(loaded: &Loaded, injected: &[(String, Zeroizing<String>)], ui: &Ui) {
