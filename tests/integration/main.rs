@@ -8,6 +8,7 @@
 mod cache;
 mod common;
 mod encrypt_decrypt;
+mod envfiles;
 mod errors;
 mod exact;
 mod fixtures;

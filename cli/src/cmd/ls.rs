@@ -6,7 +6,7 @@ use clap::Args;
 use envx_core::crypto::is_encrypted;
 use envx_core::discover::KeysFileCache;
 use envx_core::envfile::EnvFile;
-use envx_core::keys_file::KEYS_FILE_NAME;
+use envx_core::policy::files::is_env_file;
 use serde_json::{Value, json};
 
 use crate::args::TableFormat;
@@ -126,8 +126,8 @@ fn text(files: &[Value]) -> String {
     out
 }
 
-/// Collects env files below `dir`: names starting with `.env` or ending in `.env`, but not
-/// keys files. Symbolic links to folders are not followed.
+/// Collects env files below `dir` (values and templates by the shared rule,
+/// `envx_core::policy::files`; never keys files). Symbolic links to folders are not followed.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -138,15 +138,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if !SKIPPED_DIRS.contains(&name.as_ref()) {
                 walk(&entry.path(), out)?;
             }
-        } else if is_env_file(&name) {
+        } else if is_env_file(Path::new(name.as_ref())) {
             out.push(entry.path());
         }
     }
     Ok(())
-}
-
-fn is_env_file(name: &str) -> bool {
-    name != KEYS_FILE_NAME
-        && !name.starts_with(".envx-tmp-")
-        && (name.starts_with(".env") || name.ends_with(".env"))
 }
