@@ -7,6 +7,7 @@
 
 mod cache;
 mod common;
+mod crash;
 mod encrypt_decrypt;
 mod envfiles;
 mod errors;
