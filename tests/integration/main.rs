@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_child;
 mod interop;
 mod keys;
+mod planted_keys;
 mod policy;
 mod run;
 mod seal;

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, GetFormat};
 use crate::cmd::print_stdout;
-use crate::cmd::run::{loader_policy, policy_failure};
+use crate::cmd::run::{loader_policy, policy_failure, warn_keys_file_problems};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
@@ -51,6 +51,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         None => load(&args.files.files(), options)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
+    warn_keys_file_problems(&loaded, &ctx.search(&args.files.keys_files, &[]), ui);
     // Output a shell evaluates reaches every program it starts: the policy `run` applies.
     if matches!(args.format, GetFormat::Shell | GetFormat::Eval) {
         policy.apply(&mut loaded).map_err(policy_failure)?;

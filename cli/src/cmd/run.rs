@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::Args;
-use envx_core::discover::{Candidate, KeySource};
+use envx_core::discover::{Candidate, KeySearch, KeySource, keys_file_problems};
 use envx_core::glob::Selection;
 use envx_core::keys::PrivateKey;
 use envx_core::load::{LoadOptions, Loaded, load, load_selected};
@@ -119,6 +119,7 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         false => load_selected(&files, options, &only, true)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
+    warn_keys_file_problems(&loaded, &ctx.search(&args.files.keys_files, &supplied), ui);
     let injected = injected(&args, &loaded, &base, &policy)?;
     report(&loaded, &injected, ui);
     ctx.save_cache(ui);
@@ -242,6 +243,26 @@ fn injected(
         out.push((key.to_owned(), Zeroizing::new(value.to_owned())));
     }
     Ok(out)
+}
+
+/// Warns about the keys files a successful load did not need but found broken (a malformed
+/// key, an unreadable file): the key came from elsewhere, so they did not stop the command.
+pub(crate) fn warn_keys_file_problems(loaded: &Loaded, search: &KeySearch<'_>, ui: &Ui) {
+    let used: Vec<PathBuf> = loaded
+        .files
+        .iter()
+        .filter(|f| f.key_source.is_some())
+        .map(|f| f.path.clone())
+        .collect();
+    if used.is_empty() {
+        return;
+    }
+    for problem in keys_file_problems(&used, search) {
+        ui.warn(&format!(
+            "{}; ignored, the key came from elsewhere",
+            crate::ui::escape(&problem.to_string())
+        ));
+    }
 }
 
 /// The loader policy with the names the user allowed.
