@@ -163,6 +163,20 @@ impl Policy {
     /// refuses a loader variable whose value comes from a file. Values the environment
     /// supplied (`from_env`) pass: they are what the program would have had anyway.
     ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use envx_core::load::load_file_with_env;
+    /// use envx_core::policy::Policy;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join(".env");
+    /// std::fs::write(&path, "APP=1\nNODE_OPTIONS=--require ./evil.js\n")?;
+    /// let mut loaded = load_file_with_env(&path, &HashMap::new())?;
+    /// assert!(Policy::new().apply(&mut loaded).is_err());
+    /// Policy::new().allow_loader_vars(["NODE_OPTIONS"])?.apply(&mut loaded)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`PolicyError::LoaderVariable`] naming the first refused variable's file, line and key;
     /// `loaded` is left as it was.
