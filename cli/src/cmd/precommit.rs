@@ -1,5 +1,6 @@
 //! `envx precommit`: block commits that would publish a secret.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use clap::Args;
 use envx_core::crypto::is_encrypted;
 use envx_core::edit::stays_plaintext;
 use envx_core::envfile::EnvFile;
+use envx_core::fs::MAX_FILE_SIZE;
 use envx_core::policy::files::{EnvFileKind, env_file_kind_of, private_key_line};
 
 use crate::cmd::show;
@@ -81,7 +83,15 @@ fn check(path: &Path, staged: Option<&[u8]>) -> Option<String> {
             show(path)
         ));
     }
-    let staged = staged?;
+    let Some(staged) = staged else {
+        // Not a file in the index (a submodule), or larger than any env file envx reads.
+        return matches!(kind, Some(EnvFileKind::Values | EnvFileKind::Template)).then(|| {
+            format!(
+                "{}: larger than {MAX_FILE_SIZE} bytes or not a file; envx cannot check it",
+                show(path)
+            )
+        });
+    };
     let text = String::from_utf8_lossy(staged);
     if let Some(line) = private_key_line(&text, kind.is_some()) {
         return Some(format!(
@@ -130,7 +140,7 @@ fn check(path: &Path, staged: Option<&[u8]>) -> Option<String> {
 fn staged_contents(root: &Path, paths: &[PathBuf]) -> Result<Vec<Option<Vec<u8>>>, Failure> {
     // The index names each staged file's blob; blob ids are hex, safe to send one a line.
     let index = git::output(root, &["ls-files", "--stage", "-z"])?;
-    let mut blobs = std::collections::HashMap::new();
+    let mut blobs = HashMap::new();
     for record in index.split(|&b| b == 0).filter(|r| !r.is_empty()) {
         let record = String::from_utf8_lossy(record);
         let Some((meta, name)) = record.split_once('\t') else {
@@ -144,20 +154,36 @@ fn staged_contents(root: &Path, paths: &[PathBuf]) -> Result<Vec<Option<Vec<u8>>
             blobs.insert(PathBuf::from(name), oid.to_owned());
         }
     }
-    let wanted: Vec<Option<&String>> = paths.iter().map(|p| blobs.get(p)).collect();
+    // Sizes first, so a huge staged file is never read into memory.
+    let ids: Vec<&String> = paths.iter().filter_map(|p| blobs.get(p)).collect();
+    let sizes: HashMap<&String, u64> = ids
+        .iter()
+        .copied()
+        .zip(cat_file(root, "--batch-check", &ids)?)
+        .filter_map(|(id, (size, _))| size.map(|s| (id, s)))
+        .collect();
+    let small = |id: &&String| sizes.get(id).is_some_and(|&s| s <= MAX_FILE_SIZE);
+    let wanted: Vec<Option<&String>> = paths.iter().map(|p| blobs.get(p).filter(small)).collect();
     let ids: Vec<&String> = wanted.iter().flatten().copied().collect();
-    let mut read = cat_file(root, &ids)?.into_iter();
-    Ok(wanted.iter().map(|w| w.and_then(|_| read.next())).collect())
+    let mut read = cat_file(root, "--batch", &ids)?.into_iter();
+    Ok(wanted
+        .iter()
+        .map(|w| w.and_then(|_| read.next()).map(|(_, body)| body))
+        .collect())
 }
 
-/// The contents of `ids`, in order, from one `git cat-file --batch`.
-fn cat_file(root: &Path, ids: &[&String]) -> Result<Vec<Vec<u8>>, Failure> {
+/// A blob's size (`None` when git does not have it) and, when read, its bytes.
+type Blob = (Option<u64>, Vec<u8>);
+
+/// For each of `ids`, in order, its size (`None` when git does not have it) and, with
+/// `--batch`, its contents; one `git cat-file` process.
+fn cat_file(root: &Path, mode: &str, ids: &[&String]) -> Result<Vec<Blob>, Failure> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let failed = |e: std::io::Error| Failure::new(format!("cannot run git cat-file: {e}"));
     let mut child = Command::new("git")
-        .args(["cat-file", "--batch"])
+        .args(["cat-file", mode])
         .current_dir(root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -177,21 +203,27 @@ fn cat_file(root: &Path, ids: &[&String]) -> Result<Vec<Vec<u8>>, Failure> {
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().map_err(failed)?;
     let _ = writer.join();
+    let with_body = mode == "--batch";
     let mut out = Vec::with_capacity(ids.len());
     let mut rest = output.stdout.as_slice();
     while let Some(end) = rest.iter().position(|&b| b == b'\n') {
         let header = String::from_utf8_lossy(&rest[..end]).into_owned();
         rest = &rest[end + 1..];
-        let size: usize = match header.rsplit(' ').next().and_then(|n| n.parse().ok()) {
-            Some(size) if !header.ends_with(" missing") => size,
-            _ => {
-                out.push(Vec::new());
-                continue;
-            }
+        // `<id> <type> <size>`, or `<id> missing`.
+        let size: Option<u64> = match header.split(' ').collect::<Vec<_>>()[..] {
+            [_, _, size] => size.parse().ok(),
+            _ => None,
         };
-        let body = rest.get(..size).unwrap_or(rest);
-        out.push(body.to_vec());
-        rest = rest.get(size + 1..).unwrap_or(&[]);
+        let body = match (size, with_body) {
+            (Some(size), true) => {
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                let body = rest.get(..size).unwrap_or(rest).to_vec();
+                rest = rest.get(size + 1..).unwrap_or(&[]);
+                body
+            }
+            _ => Vec::new(),
+        };
+        out.push((size, body));
     }
     if out.len() != ids.len() {
         return Err(Failure::new(
