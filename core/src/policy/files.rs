@@ -12,7 +12,8 @@
 //! So `.envrc` (a direnv shell script), `.environment`, `environment.ts` and envx's own
 //! temporary files (`.envx-tmp-*`) are not env files. Among env files, `.env.keys` (and its
 //! copies such as `.env.keys.bak`) hold private keys, and `.env.example`, `.env.sample`,
-//! `.env.template` and `.env.dist` are templates meant to be committed with placeholders.
+//! `.env.template`, `.env.dist` (and `example.env`, ...) are templates meant to be committed
+//! with placeholders.
 
 use std::path::Path;
 
@@ -54,8 +55,11 @@ pub fn env_file_kind(name: &str) -> Option<EnvFileKind> {
             return None;
         }
         rest
-    } else if lower.ends_with(".env") && lower.len() > 4 {
-        ""
+    } else if let Some(prefix) = lower.strip_suffix(".env")
+        && !prefix.is_empty()
+    {
+        // `example.env` is a template as `.env.example` is.
+        prefix.rsplit(['.', '-', '_']).next().unwrap_or("")
     } else if let Some(at) = lower.find(".env.")
         && at > 0
     {

@@ -444,6 +444,8 @@ fn one_rule_says_which_files_are_env_files() {
         (".env.txt", Some(Values)),
         ("env.production", Some(Values)),
         ("production.env", Some(Values)),
+        ("example.env", Some(Template)),
+        ("app.sample.env", Some(Template)),
         ("production.env.txt", Some(Values)),
         ("app.env.local", Some(Values)),
         (".env.keys", Some(Keys)),
