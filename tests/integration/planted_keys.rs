@@ -101,3 +101,34 @@ fn a_malformed_key_in_the_environment_for_the_file_is_still_an_error() {
             .contains("DOTENV_PRIVATE_KEY_PRODUCTION is not a valid private key")
     );
 }
+
+#[test]
+fn ls_shows_a_broken_keys_file() {
+    let dir = case_dir("kat-fixed-key");
+    plant(dir.path(), "malformed");
+    let out = envx(dir.path())
+        .args(["ls", "--format", "json"])
+        .env("DOTENV_PRIVATE_KEY_PRODUCTION", KAT_PRIVATE)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let file = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == ".env.production")
+        .unwrap();
+    assert_eq!(file["private_key"]["available"], true);
+    let problems = file["private_key"]["keys_file_problems"].to_string();
+    assert!(
+        problems.contains("DOTENV_PRIVATE_KEY_PRODUCTION is not a valid private key"),
+        "{problems}"
+    );
+    let out = envx(dir.path())
+        .arg("ls")
+        .env("DOTENV_PRIVATE_KEY_PRODUCTION", KAT_PRIVATE)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("keys file problem: "), "{text}");
+}

@@ -73,10 +73,19 @@ fn describe(
     let private = match file.public_key() {
         None => Value::Null,
         Some(_) => match file.decryptor(search, cache) {
-            Ok(d) => match d.source() {
-                Some(source) => json!({ "available": true, "source": source.to_string() }),
-                None => json!({ "available": false, "searched": d.ring().searched() }),
-            },
+            Ok(d) => {
+                // Broken keys files met on the way (a malformed key, an unreadable file).
+                let problems: Vec<String> =
+                    d.ring().problems().iter().map(|p| p.to_string()).collect();
+                let mut private = match d.source() {
+                    Some(source) => json!({ "available": true, "source": source.to_string() }),
+                    None => json!({ "available": false, "searched": d.ring().searched() }),
+                };
+                if !problems.is_empty() {
+                    private["keys_file_problems"] = json!(problems);
+                }
+                private
+            }
             Err(e) => json!({ "available": false, "error": e.to_string() }),
         },
     };
@@ -111,6 +120,14 @@ fn text(files: &[Value]) -> String {
             _ => ", private key not found".to_owned(),
         };
         out.push_str(&format!("{path}  ({public}{private})\n"));
+        for problem in file["private_key"]["keys_file_problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let problem = crate::ui::escape(problem.as_str().unwrap_or_default());
+            out.push_str(&format!("  keys file problem: {problem}\n"));
+        }
         for key in file["keys"].as_array().into_iter().flatten() {
             let state = if key["encrypted"] == true {
                 "encrypted"
