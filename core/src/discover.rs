@@ -73,32 +73,81 @@ pub struct KeySearch<'a> {
 /// Parsed keys files, shared by the files of one command.
 #[derive(Default)]
 pub struct KeysFileCache {
-    files: HashMap<PathBuf, Option<Vec<KeysFileEntry>>>,
+    files: HashMap<PathBuf, Cached>,
     loose: Vec<(PathBuf, u32)>,
+    problems: Vec<KeysFileProblem>,
+}
+
+/// One keys file as read.
+enum Cached {
+    Missing,
+    /// Could not be read as text (the error names the file and, where it has one, the line).
+    Unreadable(Error),
+    Parsed(Vec<KeysFileEntry>),
+}
+
+/// Something wrong in a keys file that envx went on without: a line whose key is malformed, or
+/// a file that cannot be read. It stops a command only when it may be where the file's key is
+/// (no other source had it); otherwise it is a warning, so a broken or planted `.env.keys`
+/// cannot stop a run whose key comes from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysFileProblem {
+    /// The keys file.
+    pub path: PathBuf,
+    /// The line, for a malformed key.
+    pub line: Option<usize>,
+    /// What is wrong, naming the file (and line and variable), never a value.
+    pub message: String,
+}
+
+impl fmt::Display for KeysFileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl KeysFileCache {
-    fn get(&mut self, path: &Path, strict: bool) -> Result<Option<&[KeysFileEntry]>> {
+    fn get(&mut self, path: &Path, strict: bool) -> Result<&Cached> {
         if !self.files.contains_key(path) {
-            let text = read_text_if_exists(path)?;
-            if let Some(mode) = text.as_ref().and_then(|_| loose_mode(path)) {
-                if strict {
-                    return Err(Error::KeysFilePermissions {
-                        path: path.to_owned(),
-                        mode,
-                    });
+            let cached = match read_text_if_exists(path) {
+                Ok(None) => Cached::Missing,
+                Ok(Some(text)) => {
+                    if let Some(mode) = loose_mode(path) {
+                        if strict {
+                            return Err(Error::KeysFilePermissions {
+                                path: path.to_owned(),
+                                mode,
+                            });
+                        }
+                        self.loose.push((path.to_owned(), mode));
+                    }
+                    Cached::Parsed(parse_keys_file(&text))
                 }
-                self.loose.push((path.to_owned(), mode));
-            }
-            let parsed = text.map(|text| parse_keys_file(&text));
-            self.files.insert(path.to_owned(), parsed);
+                Err(e) => Cached::Unreadable(e),
+            };
+            self.files.insert(path.to_owned(), cached);
         }
-        Ok(self.files.get(path).and_then(|p| p.as_deref()))
+        Ok(self
+            .files
+            .get(path)
+            .unwrap_or_else(|| unreachable!("inserted above")))
+    }
+
+    fn note(&mut self, problem: &KeysFileProblem) {
+        if !self.problems.contains(problem) {
+            self.problems.push(problem.clone());
+        }
     }
 
     /// Keys files read so far that other users can read, with their permission bits.
     pub fn loose_files(&self) -> &[(PathBuf, u32)] {
         &self.loose
+    }
+
+    /// Problems met in the keys files read so far (each once). After a command succeeded,
+    /// these are the ones it did not need: worth a warning.
+    pub fn problems(&self) -> &[KeysFileProblem] {
+        &self.problems
     }
 }
 
@@ -122,16 +171,21 @@ pub struct KeyRing {
     /// of that name, and keys the caller supplied.
     own: Vec<usize>,
     searched: Vec<String>,
+    problems: Vec<KeysFileProblem>,
 }
 
 impl KeyRing {
     /// Gathers the candidates for `env_file`, whose private-key variable is `private_name`.
     ///
+    /// A keys file that cannot be read, or whose entry named `private_name` is not a key, is
+    /// not an error here: it is recorded ([`KeyRing::problems`], and in the places searched,
+    /// which the error for a missing key lists), because the key may well come from elsewhere.
+    /// Entries under other names are skipped (they may belong to other files).
+    ///
     /// # Errors
-    /// [`Error::InvalidPrivateKey`] when the variable or keys-file entry with exactly
-    /// `private_name` holds something that is not a key (other names are skipped: they may
-    /// belong to other files), and I/O errors other than a missing keys file. A keys file the
-    /// caller named must exist.
+    /// [`Error::InvalidPrivateKey`] when the variable named `private_name` holds something that
+    /// is not a key (the user set it for this file); a keys file the caller named that is
+    /// missing or cannot be read; [`Error::KeysFilePermissions`] in strict mode.
     pub fn collect(
         env_file: &Path,
         private_name: &str,
@@ -142,6 +196,7 @@ impl KeyRing {
             candidates: Vec::new(),
             own: Vec::new(),
             searched: Vec::new(),
+            problems: Vec::new(),
         };
         ring.searched.push(format!("${private_name}"));
         if let Some(value) = search.env.get(private_name) {
@@ -180,11 +235,18 @@ impl KeyRing {
             } else {
                 path.clone()
             };
-            if cache.get(&path, search.strict_permissions)?.is_none() {
-                return Err(Error::io(
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "keys file not found"),
-                ));
+            match cache.get(&path, search.strict_permissions)? {
+                Cached::Missing => {
+                    return Err(Error::io(
+                        path,
+                        std::io::Error::new(std::io::ErrorKind::NotFound, "keys file not found"),
+                    ));
+                }
+                // Named by the caller: reading it again gives the error itself.
+                Cached::Unreadable(_) => {
+                    crate::fs::read_text(&path)?;
+                }
+                Cached::Parsed(_) => {}
             }
             ring.add_file(&path, private_name, search.strict_permissions, cache)?;
         }
@@ -235,32 +297,56 @@ impl KeyRing {
         strict: bool,
         cache: &mut KeysFileCache,
     ) -> Result<()> {
-        self.searched.push(path.display().to_string());
-        let Some(entries) = cache.get(path, strict)? else {
-            return Ok(());
-        };
-        for entry in entries {
-            match &entry.key {
-                Ok(key) => {
-                    if entry.name == private_name {
-                        self.own.push(self.candidates.len());
+        let mut found = Vec::new();
+        match cache.get(path, strict)? {
+            Cached::Missing => {}
+            Cached::Unreadable(error) => found.push(KeysFileProblem {
+                path: path.to_owned(),
+                line: None,
+                message: error.to_string(),
+            }),
+            Cached::Parsed(entries) => {
+                for entry in entries {
+                    match &entry.key {
+                        Ok(key) => {
+                            if entry.name == private_name {
+                                self.own.push(self.candidates.len());
+                            }
+                            self.candidates.push(Candidate {
+                                key: key.clone(),
+                                source: KeySource::File(path.to_owned()),
+                            });
+                        }
+                        Err(cause) if entry.name == private_name => found.push(KeysFileProblem {
+                            path: path.to_owned(),
+                            line: Some(entry.line),
+                            message: Error::InvalidPrivateKey {
+                                source_name: format!("{}:{}", path.display(), entry.line),
+                                key: entry.name.clone(),
+                                cause: *cause,
+                            }
+                            .to_string(),
+                        }),
+                        Err(_) => {}
                     }
-                    self.candidates.push(Candidate {
-                        key: key.clone(),
-                        source: KeySource::File(path.to_owned()),
-                    });
                 }
-                Err(cause) if entry.name == private_name => {
-                    return Err(Error::InvalidPrivateKey {
-                        source_name: format!("{}:{}", path.display(), entry.line),
-                        key: entry.name.clone(),
-                        cause: *cause,
-                    });
-                }
-                Err(_) => {}
             }
         }
+        // The places searched (which the error for a missing key lists) say what was wrong.
+        let mut place = path.display().to_string();
+        for problem in &found {
+            place.push_str(&format!(" ({problem})"));
+            cache.note(problem);
+        }
+        self.searched.push(place);
+        self.problems.extend(found);
         Ok(())
+    }
+
+    /// Problems in the keys files this ring read (malformed keys named for the file, files that
+    /// cannot be read). When the file's key was found elsewhere, they are warnings.
+    pub fn problems(&self) -> &[KeysFileProblem] {
+        &self.problems
     }
 
     /// The first candidate whose public key is `public`.
@@ -285,6 +371,20 @@ impl KeyRing {
     pub fn searched(&self) -> &[String] {
         &self.searched
     }
+}
+
+/// The keys-file problems that loading `env_files` with `search` meets, each once: after a
+/// load that succeeded they are the ones it did not need, for the caller to show as warnings
+/// ([`crate::load::load`] keeps its own cache). The variable names are derived from the file
+/// names, as for a file that declares no other.
+pub fn keys_file_problems(env_files: &[PathBuf], search: &KeySearch<'_>) -> Vec<KeysFileProblem> {
+    let mut cache = KeysFileCache::default();
+    for path in env_files {
+        let names = crate::names::KeyNames::for_file(path);
+        // Errors here were already reported (or not met) by the load itself.
+        let _ = KeyRing::collect(path, &names.private, search, &mut cache);
+    }
+    cache.problems
 }
 
 /// `.env.keys` beside the file and in each parent up to the repository root, then in `cwd`.

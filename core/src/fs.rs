@@ -104,10 +104,18 @@ pub enum NewFileMode {
     Default,
 }
 
+/// The prefix of envx's temporary files: `.envx-tmp-` and random letters and digits.
+pub const TEMP_PREFIX: &str = ".envx-tmp-";
+
 /// Replaces `path` with `contents` atomically: a temporary file in the same folder is written,
 /// flushed to disk and renamed over the original, so a reader (or a crash) sees either the old
 /// file or the new one, never a mix. An existing file keeps its permissions; a new file gets
 /// `mode`. For [`NewFileMode::Private`] the result is never more open than 0600.
+///
+/// The temporary file is created 0600 whatever the target's mode, and gets its final mode
+/// only once written and flushed, just before the rename: a crash while it holds the new
+/// contents (plaintext, for `decrypt`) leaves a file only its owner can read. Such leftovers are
+/// removed by the next writer that locks the folder ([`lock_folders`]).
 ///
 /// # Errors
 /// [`Error::Io`] naming `path`; the original file is untouched.
@@ -132,27 +140,60 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: NewFileMode) -> Result<(
         Err(e) => return Err(err(e)),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".envx-tmp-");
+    builder.prefix(TEMP_PREFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        // A new ordinary file is created 0666 and the kernel applies the umask, as for any
-        // file a program creates; the temporary file already has its final mode when renamed.
-        let create = match (&existing, mode) {
-            (None, NewFileMode::Default) => 0o666,
-            _ => 0o600,
-        };
-        builder.permissions(fs::Permissions::from_mode(create));
+        builder.permissions(fs::Permissions::from_mode(0o600));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(err)?;
     tmp.write_all(contents).map_err(err)?;
-    if let Some(perms) = existing {
-        keep_permissions(tmp.as_file(), perms, mode).map_err(err)?;
-    }
     tmp.as_file().sync_all().map_err(err)?;
+    final_permissions(tmp.as_file(), existing, mode).map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     sync_dir(dir);
     Ok(())
+}
+
+/// Sets the replacement's final mode: the original's (a private file never more open than
+/// 0600), or for a new ordinary file what any program creating it would get (0666 less the
+/// umask).
+fn final_permissions(
+    file: &fs::File,
+    existing: Option<fs::Permissions>,
+    mode: NewFileMode,
+) -> io::Result<()> {
+    match (existing, mode) {
+        (Some(perms), mode) => keep_permissions(file, perms, mode),
+        (None, NewFileMode::Private) => Ok(()),
+        (None, NewFileMode::Default) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                file.set_permissions(fs::Permissions::from_mode(0o666 & !umask()))
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = file;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The process's umask, read without changing it (setting it to learn it would race with other
+/// threads creating files): Linux reports it in `/proc/self/status`; elsewhere the usual 022.
+#[cfg(unix)]
+fn umask() -> u32 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 /// Gives the replacement the original's permissions; a private file is never made more open
@@ -190,6 +231,7 @@ pub struct FolderLock {
 /// [`Error::Io`] when a folder cannot be opened or locked. Platforms that cannot open a folder
 /// as a file get no lock.
 pub fn lock_folders<P: AsRef<Path>>(files: &[P]) -> Result<Vec<FolderLock>> {
+    let started = std::time::SystemTime::now();
     let mut folders: Vec<std::path::PathBuf> = files
         .iter()
         .map(|f| match f.as_ref().parent() {
@@ -211,11 +253,38 @@ pub fn lock_folders<P: AsRef<Path>>(files: &[P]) -> Result<Vec<FolderLock>> {
             }
         };
         handle.lock().map_err(|e| Error::io(&dir, e))?;
+        remove_stale_temporaries(&dir, started);
         locks.push(FolderLock {
             _handle: Some(handle),
         });
     }
     Ok(locks)
+}
+
+/// Removes envx's own temporary files (`.envx-tmp-` and letters and digits, regular files)
+/// last modified before `started`: with the folder locked no envx writer is using them, so they
+/// are what a killed or crashed run left behind. Best effort: a file that cannot be removed
+/// stays.
+fn remove_stale_temporaries(dir: &Path, started: std::time::SystemTime) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        // `DirEntry::metadata` does not follow links: a link named like ours is left alone.
+        let stale = entry
+            .metadata()
+            .is_ok_and(|m| m.file_type().is_file() && m.modified().is_ok_and(|t| t < started));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes the rename durable. Best effort: not every platform can open a directory.
@@ -289,5 +358,59 @@ mod tests {
             })
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_ordinary_file_gets_the_umask_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join(".env.new");
+        write_atomic(&env, b"A=1\n", NewFileMode::Default).unwrap();
+        let mode = fs::metadata(&env).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask());
+        assert_eq!(umask() & !0o777, 0, "a umask is nine bits");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn locking_a_folder_removes_only_envx_leftovers_older_than_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        for name in [
+            ".envx-tmp-Ab12Cd",
+            ".envx-tmp-notours.txt",
+            ".envx-tmp-",
+            "envx-tmp-Ab12Cd",
+        ] {
+            let file = fs::File::create(d.join(name)).unwrap();
+            file.set_modified(old).unwrap();
+        }
+        // A link named like ours is not followed or removed, nor is its target.
+        fs::write(d.join("target"), "keep").unwrap();
+        std::os::unix::fs::symlink(d.join("target"), d.join(".envx-tmp-Link01")).unwrap();
+        let _locks = lock_folders(&[d.join(".env")]).unwrap();
+        let mut left: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".envx-tmp-",
+                ".envx-tmp-Link01",
+                ".envx-tmp-notours.txt",
+                "envx-tmp-Ab12Cd",
+                "target"
+            ]
+        );
+        // One created after the lock was taken (by a run that is still writing) stays.
+        drop(_locks);
+        let _fresh = fs::File::create(d.join(".envx-tmp-Zz99Yy")).unwrap();
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
+        remove_stale_temporaries(d, earlier);
+        assert!(d.join(".envx-tmp-Zz99Yy").exists());
     }
 }

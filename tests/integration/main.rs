@@ -7,8 +7,10 @@
 
 mod cache;
 mod common;
+mod crash;
 mod dotenvx_flags;
 mod encrypt_decrypt;
+mod envfiles;
 mod errors;
 mod exact;
 mod fixtures;
@@ -19,6 +21,8 @@ mod hostile_child;
 mod interop;
 mod keys;
 mod parity;
+mod planted_keys;
+mod policy;
 mod redact;
 mod run;
 mod seal;

@@ -135,7 +135,14 @@ fn loader_variables_are_refused_unless_allowed() {
         .code(1);
     assert!(stderr_of(out.get_output()).contains(".env:2: LD_PRELOAD changes how programs"));
     let out = envx(dir.path())
-        .args(["run", "--allow-loader-vars", "--", "env", "-0"])
+        .args([
+            "run",
+            "--allow-loader-vars",
+            "LD_PRELOAD",
+            "--",
+            "env",
+            "-0",
+        ])
         .assert()
         .success();
     assert_eq!(child_env(out.get_output())["LD_PRELOAD"], "/tmp/evil.so");

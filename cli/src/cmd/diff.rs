@@ -431,13 +431,7 @@ impl Ciphertexts {
 fn known_env_files(root: &Path, names: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = names
         .into_iter()
-        .filter(|p| {
-            let base = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            base.starts_with(".env") && base != ".env.keys"
-        })
+        .filter(|p| envx_core::policy::files::is_env_file(p))
         .map(|p| root.join(p))
         .collect();
     files.sort();

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, GetFormat, KeyFilter, LoadArgs};
 use crate::cmd::print_stdout;
+use crate::cmd::run::{loader_policy, policy_failure, warn_keys_file_problems};
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
@@ -41,10 +42,15 @@ pub struct GetArgs {
     /// File values win over the environment (and later files over earlier ones).
     #[arg(short, long)]
     overload: bool,
+    /// With --format shell or eval: let the files set these loader variables (names only, as
+    /// for `envx run`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    allow_loader_vars: Vec<String>,
 }
 
 /// Loads like `run` would and prints what the program would see.
 pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+    let policy = loader_policy(&args.allow_loader_vars)?;
     let assignments = assignments(&args.assignments, &ctx.env, args.overload)?;
     let files = args.load.files(&args.files, &ctx.env)?;
     let options = LoadOptions {
@@ -55,11 +61,16 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     };
     // One key: only its value and what it references are decrypted.
     let wanted = args.key.as_ref().map(|k| Selection::new([k], [""; 0]));
-    let loaded = match &wanted {
+    let mut loaded = match &wanted {
         Some(wanted) => load_selected(&files, options, wanted, false)?,
         None => load(&files, options)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
+    warn_keys_file_problems(&loaded, &ctx.search(&args.files.keys_files, &[]), ui);
+    // Output a shell evaluates reaches every program it starts: the policy `run` applies.
+    if matches!(args.format, GetFormat::Shell | GetFormat::Eval) {
+        policy.apply(&mut loaded).map_err(policy_failure)?;
+    }
     if args.key.is_none() {
         args.keys
             .warn_unknown(loaded.variables.iter().map(|v| v.key.as_str()), ui);
@@ -68,7 +79,13 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         let assigned = assignments.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
         let value = match (assigned, loaded.get(key)) {
             (Some(value), _) => Zeroizing::new(value.to_owned()),
+            (None, Some(var)) if var.from_env && policy.is_private_key(key) => {
+                return Err(private_key_refused(key));
+            }
             (None, Some(var)) => Zeroizing::new(var.value.expose_secret().to_owned()),
+            (None, None) if args.all && policy.is_private_key(key) => {
+                return Err(private_key_refused(key));
+            }
             (None, None) if args.all => match ctx.env.get(key) {
                 Some(value) => Zeroizing::new(value.clone()),
                 None => return Err(missing(key, &loaded)),
@@ -88,7 +105,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         let mut env: Vec<(&String, &String)> = ctx
             .env
             .iter()
-            .filter(|(k, _)| loaded.get(k).is_none())
+            .filter(|(k, _)| loaded.get(k).is_none() && !policy.is_private_key(k))
             .collect();
         env.sort();
         pairs.extend(env.into_iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -100,6 +117,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             .variables
             .iter()
             .filter(|v| !assignments.iter().any(|(k, _)| *k == v.key))
+            .filter(|v| !(v.from_env && policy.is_private_key(&v.key)))
             .map(|v| (v.key.as_str(), v.value.expose_secret())),
     );
     let selection = args.keys.selection();
@@ -142,6 +160,13 @@ fn assignments<'a>(
         }
     }
     Ok(out)
+}
+
+fn private_key_refused(key: &str) -> Failure {
+    Failure::new(format!(
+        "{key}: get never prints a private key from the environment"
+    ))
+    .hint("`envx keypair` prints a file's key pair")
 }
 
 fn missing(key: &str, loaded: &Loaded) -> Failure {
@@ -204,6 +229,14 @@ fn render(
                 ""
             };
             for (key, value) in pairs {
+                if !is_shell_name(key) {
+                    return Err(Failure::new(format!(
+                        "{} is not a valid shell variable name; --format {} cannot print it safely",
+                        crate::ui::escape(key),
+                        if prefix.is_empty() { "eval" } else { "shell" }
+                    ))
+                    .hint("use --format json or dotenv, or rename the key"));
+                }
                 out.push_str(prefix);
                 out.push_str(key);
                 out.push_str("='");
@@ -231,6 +264,16 @@ fn render(
         }
     }
     Ok(out)
+}
+
+/// A name a POSIX shell accepts in an assignment: a letter or `_`, then letters, digits and
+/// `_` (ASCII only). Anything else could turn `eval` into running a command.
+fn is_shell_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn json_string(text: &str) -> String {

@@ -6,7 +6,7 @@ use clap::Args;
 use envx_core::crypto::is_encrypted;
 use envx_core::discover::KeysFileCache;
 use envx_core::envfile::EnvFile;
-use envx_core::keys_file::KEYS_FILE_NAME;
+use envx_core::policy::files::is_env_file;
 use serde_json::{Value, json};
 
 use crate::args::{KeysFileArgs, TableFormat};
@@ -72,10 +72,19 @@ fn describe(
     let private = match file.public_key() {
         None => Value::Null,
         Some(_) => match file.decryptor(search, cache) {
-            Ok(d) => match d.source() {
-                Some(source) => json!({ "available": true, "source": source.to_string() }),
-                None => json!({ "available": false, "searched": d.ring().searched() }),
-            },
+            Ok(d) => {
+                // Broken keys files met on the way (a malformed key, an unreadable file).
+                let problems: Vec<String> =
+                    d.ring().problems().iter().map(|p| p.to_string()).collect();
+                let mut private = match d.source() {
+                    Some(source) => json!({ "available": true, "source": source.to_string() }),
+                    None => json!({ "available": false, "searched": d.ring().searched() }),
+                };
+                if !problems.is_empty() {
+                    private["keys_file_problems"] = json!(problems);
+                }
+                private
+            }
             Err(e) => json!({ "available": false, "error": e.to_string() }),
         },
     };
@@ -110,6 +119,14 @@ fn text(files: &[Value]) -> String {
             _ => ", private key not found".to_owned(),
         };
         out.push_str(&format!("{path}  ({public}{private})\n"));
+        for problem in file["private_key"]["keys_file_problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let problem = crate::ui::escape(problem.as_str().unwrap_or_default());
+            out.push_str(&format!("  keys file problem: {problem}\n"));
+        }
         for key in file["keys"].as_array().into_iter().flatten() {
             let state = if key["encrypted"] == true {
                 "encrypted"
@@ -125,8 +142,8 @@ fn text(files: &[Value]) -> String {
     out
 }
 
-/// Collects env files below `dir`: names starting with `.env` or ending in `.env`, but not
-/// keys files. Symbolic links to folders are not followed.
+/// Collects env files below `dir` (values and templates by the shared rule,
+/// `envx_core::policy::files`; never keys files). Symbolic links to folders are not followed.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -137,15 +154,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if !SKIPPED_DIRS.contains(&name.as_ref()) {
                 walk(&entry.path(), out)?;
             }
-        } else if is_env_file(&name) {
+        } else if is_env_file(Path::new(name.as_ref())) {
             out.push(entry.path());
         }
     }
     Ok(())
-}
-
-fn is_env_file(name: &str) -> bool {
-    name != KEYS_FILE_NAME
-        && !name.starts_with(".envx-tmp-")
-        && (name.starts_with(".env") || name.ends_with(".env"))
 }

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::Args;
-use envx_core::discover::{Candidate, KeySource};
+use envx_core::discover::{Candidate, KeySearch, KeySource, keys_file_problems};
 use envx_core::glob::Selection;
 use envx_core::keys::PrivateKey;
 use envx_core::load::{LoadOptions, Loaded, load, load_selected};
-use envx_core::policy::{CLEAN_ENV_ALLOWLIST, is_loader_var, is_private_key_var};
+use envx_core::policy::{CLEAN_ENV_ALLOWLIST, Policy, PolicyError, is_private_key_var};
 use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, LoadArgs, mask, warn_unmatched};
@@ -46,10 +46,11 @@ pub struct RunArgs {
     /// With --clean-env: also pass this variable from the parent (repeatable).
     #[arg(long = "pass", value_name = "NAME", requires = "clean_env")]
     pass: Vec<String>,
-    /// Allow the files to set variables that change how programs load (LD_PRELOAD,
-    /// NODE_OPTIONS, PATH, ...).
-    #[arg(long)]
-    allow_loader_vars: bool,
+    /// Allow the files to set these variables, which change how programs load code, where
+    /// their traffic goes or what they trust (e.g. HTTPS_PROXY,NODE_OPTIONS; names only, see
+    /// the README's loader classes).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    allow_loader_vars: Vec<String>,
     /// Run `$(...)` command substitutions found in values (off: they are an error).
     #[arg(long)]
     allow_command_substitution: bool,
@@ -82,6 +83,7 @@ pub struct RunArgs {
 
 /// Loads, checks and starts the child.
 pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
+    let policy = loader_policy(&args.allow_loader_vars)?;
     let supplied = match &args.key_command {
         Some(command) => key_command(command, &ctx)?,
         None => Vec::new(),
@@ -120,13 +122,14 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         false => load_selected(&files, options, &only, true)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
+    warn_keys_file_problems(&loaded, &ctx.search(&args.files.keys_files, &supplied), ui);
     warn_unmatched(
         args.only.iter(),
         loaded.variables.iter().map(|v| v.key.as_str()),
         "--only",
         ui,
     );
-    let mut injected = injected(&args, &loaded, &base)?;
+    let mut injected = injected(&args, &loaded, &base, &policy)?;
     if let Some(visible) = args.mask {
         for (_, value) in &mut injected {
             *value = mask(value, visible);
@@ -213,6 +216,7 @@ fn injected(
     args: &RunArgs,
     loaded: &Loaded,
     base: &HashMap<String, String>,
+    policy: &Policy,
 ) -> Result<Vec<(String, Zeroizing<String>)>, Failure> {
     let only = Selection::new(&args.only, Vec::<String>::new());
     let mut out: Vec<(String, Zeroizing<String>)> = Vec::new();
@@ -223,9 +227,9 @@ fn injected(
         if var.from_env && base.contains_key(&var.key) {
             continue;
         }
-        check_loader_var(args, &var.key, || {
-            format!("{}:{}", loaded.files[var.file].path.display(), var.line)
-        })?;
+        policy
+            .check(&loaded.files[var.file].path, var.line, &var.key)
+            .map_err(policy_failure)?;
         out.push((
             var.key.clone(),
             Zeroizing::new(var.value.expose_secret().to_owned()),
@@ -247,22 +251,55 @@ fn injected(
         if !args.overload && base.contains_key(key) {
             continue;
         }
-        check_loader_var(args, key, || "-e".to_owned())?;
+        if let Some(class) = policy.refusal(key) {
+            return Err(Failure::new(format!(
+                "-e {key}=…: {key} changes how programs load code, where their traffic goes or what they trust ({}); allow it by name",
+                class.name
+            ))
+            .hint(format!("pass --allow-loader-vars {key} if you mean to set it")));
+        }
         out.retain(|(k, _)| k != key);
         out.push((key.to_owned(), Zeroizing::new(value.to_owned())));
     }
     Ok(out)
 }
 
-fn check_loader_var(args: &RunArgs, key: &str, place: impl Fn() -> String) -> Result<(), Failure> {
-    if is_loader_var(key) && !args.allow_loader_vars {
-        return Err(Failure::new(format!(
-            "{}: {key} changes how programs are loaded or started; envx does not set it from a file",
-            place()
-        ))
-        .hint("pass --allow-loader-vars if this file is meant to set it"));
+/// Warns about the keys files a successful load did not need but found broken (a malformed
+/// key, an unreadable file): the key came from elsewhere, so they did not stop the command.
+pub(crate) fn warn_keys_file_problems(loaded: &Loaded, search: &KeySearch<'_>, ui: &Ui) {
+    let used: Vec<PathBuf> = loaded
+        .files
+        .iter()
+        .filter(|f| f.key_source.is_some())
+        .map(|f| f.path.clone())
+        .collect();
+    if used.is_empty() {
+        return;
     }
-    Ok(())
+    for problem in keys_file_problems(&used, search) {
+        ui.warn(&format!(
+            "{}; ignored, the key came from elsewhere",
+            crate::ui::escape(&problem.to_string())
+        ));
+    }
+}
+
+/// The loader policy with the names the user allowed.
+pub(crate) fn loader_policy(allowed: &[String]) -> Result<Policy, Failure> {
+    Policy::new()
+        .allow_loader_vars(allowed)
+        .map_err(|e| Failure::usage(format!("--allow-loader-vars: {e}")))
+}
+
+/// The message for a variable the policy refuses, with the flag that allows it.
+pub(crate) fn policy_failure(error: PolicyError) -> Failure {
+    let hint = match &error {
+        PolicyError::LoaderVariable { key, .. } => {
+            format!("pass --allow-loader-vars {key} if this file is meant to set it")
+        }
+        _ => "see the README's loader classes".to_owned(),
+    };
+    Failure::new(error.to_string()).hint(hint)
 }
 
 fn report(loaded: &Loaded, injected: &[(String, Zeroizing<String>)], ui: &Ui) {
