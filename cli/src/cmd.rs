@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod decrypt;
 pub mod diff;
+pub mod edit;
 pub mod encrypt;
 pub mod get;
 pub mod git_setup;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Decrypt(args) => decrypt::run(&args, &ctx, ui),
         Command::Set(args) => set::run(&args, &ctx, ui),
         Command::Get(args) => get::run(&args, &ctx, ui),
+        Command::Edit(args) => edit::run(&args, &ctx, ui),
         Command::Keypair(args) => keypair::run(&args, &ctx, ui),
         Command::Ls(args) => ls::run(&args, &ctx, ui),
         Command::Diff(args) => diff::run(&args, &ctx, ui),

@@ -7,6 +7,7 @@
 
 mod cache;
 mod common;
+mod edit;
 mod encrypt_decrypt;
 mod errors;
 mod exact;
@@ -16,6 +17,7 @@ mod git;
 mod hostile;
 mod hostile_child;
 mod interop;
+mod key_command;
 mod keys;
 mod run;
 mod seal;

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, GetFormat};
 use crate::cmd::print_stdout;
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -28,13 +28,16 @@ pub struct GetArgs {
     /// File values win over the environment (and later files over earlier ones).
     #[arg(short, long)]
     overload: bool,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Loads like `run` would and prints what the program would see.
 pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+    let supplied = ctx.supplied_keys(&args.key_command)?;
     let options = LoadOptions {
         env: &ctx.env,
-        search: ctx.cached_search(&args.files.keys_files, &[]),
+        search: ctx.cached_search(&args.files.keys_files, &supplied),
         overload: args.overload,
         commands: None,
     };

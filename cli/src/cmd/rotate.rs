@@ -9,7 +9,7 @@ use envx_core::fs::{lock_folders, read_text};
 use envx_core::rotate::Rotation;
 
 use crate::cmd::show;
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -27,6 +27,8 @@ pub struct RotateArgs {
     /// Keys file to search for the current private key (repeatable).
     #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
     keys_files: Vec<PathBuf>,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Replaces the key pair and re-encrypts every value; says what to do next.
@@ -44,8 +46,9 @@ pub fn run(args: &RotateArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             )),
         );
     }
+    let supplied = ctx.supplied_keys(&args.key_command)?;
     let mut cache = KeysFileCache::default();
-    let decryptor = file.decryptor(&ctx.search(&args.keys_files, &[]), &mut cache)?;
+    let decryptor = file.decryptor(&ctx.search(&args.keys_files, &supplied), &mut cache)?;
     let rotation = Rotation::prepare(file, &decryptor)?;
     let (count, old, new) = (
         rotation.reencrypted(),
