@@ -19,5 +19,6 @@ mod hostile_child;
 mod interop;
 mod key_command;
 mod keys;
+mod recipes;
 mod run;
 mod seal;
