@@ -327,3 +327,80 @@ print(json.dumps(out, default=str))
         "DOTENV_PRIVATE_KEY_PRODUCTION"
     );
 }
+
+/// `scripts/demo.sh` with a stand-in `cargo` on `PATH` that reports `executable` as the
+/// binary it built, as `cargo build --message-format=json` does: the demo must run that
+/// binary (which is how it honours `CARGO_TARGET_DIR`) and leave no scratch folder, and so no
+/// private key, behind, also when a step fails.
+#[test]
+fn demo_script_runs_the_binary_cargo_built_and_leaves_no_key_behind() {
+    let work = tempfile::tempdir().unwrap();
+    let (bin, tmp, fake) = (
+        work.path().join("bin"),
+        work.path().join("tmp"),
+        work.path().join("fake"),
+    );
+    for dir in [&bin, &tmp, &fake] {
+        fs::create_dir(dir).unwrap();
+    }
+    let run_demo = |built: &Path| {
+        executable(
+            &bin.join("cargo"),
+            &format!(
+                "#!/bin/sh\necho \"$@\" > {}/cargo-args\necho '{{\"reason\":\"compiler-artifact\",\"executable\":\"{}\"}}'\n",
+                work.path().display(),
+                built.display()
+            ),
+        );
+        let mut folders = vec![bin.clone()];
+        folders.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        Command::new("bash")
+            .arg(repo_file("scripts/demo.sh"))
+            .env_clear()
+            .env("PATH", std::env::join_paths(folders).unwrap())
+            .env("HOME", work.path())
+            .env("TMPDIR", &tmp)
+            .env("CARGO_TARGET_DIR", "relative/target")
+            .output()
+            .unwrap()
+    };
+    let out = run_demo(Path::new(env!("CARGO_BIN_EXE_envx")));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout(&out).contains("DB_PASSWORD has 9 characters"),
+        "{}",
+        stdout(&out)
+    );
+    let args = fs::read_to_string(work.path().join("cargo-args")).unwrap();
+    assert!(
+        args.contains("--release") && args.contains("--message-format"),
+        "{args}"
+    );
+    assert_eq!(
+        fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the scratch folder is gone"
+    );
+
+    // A step fails after the key was written: the folder goes all the same.
+    executable(
+        &fake.join("envx"),
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = run ] && exit 7\nexec {} \"$@\"\n",
+            env!("CARGO_BIN_EXE_envx")
+        ),
+    );
+    let out = run_demo(&fake.join("envx"));
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(
+        stdout(&out).contains("envx ls"),
+        "the demo got past encrypt"
+    );
+    assert_eq!(
+        fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the scratch folder is gone"
+    );
+}
