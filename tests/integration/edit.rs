@@ -2,7 +2,7 @@
 //! temporary file with sed and reports what it saw.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::common::{envx, get_json, set_ok, snapshot, stderr_of};
@@ -275,4 +275,30 @@ pub fn private_key_in(keys: &str) -> String {
         .and_then(|rest| rest.split_once('='))
         .map(|(_, v)| v.trim_matches('"').to_owned())
         .expect("a private key")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_private_runtime_folder_is_preferred_and_a_shared_one_is_not_used() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = encrypted_file();
+    let (runtime, tmp) = (dir.path().join("runtime"), dir.path().join("tmp"));
+    fs::create_dir(&runtime).unwrap();
+    fs::create_dir(&tmp).unwrap();
+    let seen = dir.path().join("seen");
+    let script = editor(dir.path(), &format!(r#"echo "$1" > {}"#, seen.display()));
+    let where_edited = |mode: u32| {
+        fs::set_permissions(&runtime, fs::Permissions::from_mode(mode)).unwrap();
+        envx(dir.path())
+            .args(["edit", "-f", ".env.production"])
+            .env("EDITOR", &script)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("TMPDIR", &tmp)
+            .assert()
+            .success();
+        PathBuf::from(fs::read_to_string(&seen).unwrap().trim())
+    };
+    assert!(where_edited(0o700).starts_with(&runtime));
+    assert!(where_edited(0o755).starts_with(&tmp));
+    assert_eq!(fs::read_dir(&runtime).unwrap().count(), 0);
 }
