@@ -323,7 +323,8 @@ pub enum ErrorKind {
     /// The text is not valid `.env` syntax: a line that is not an assignment, an unclosed
     /// quote, an invalid key name.
     Syntax,
-    /// A public or private key is malformed.
+    /// A public or private key is malformed, misnamed, declared twice or not at all where
+    /// values are encrypted, or does not match the key it should pair with.
     InvalidKey,
     /// A keys file other users can read, refused in strict mode.
     InsecureKeysFile,
@@ -337,6 +338,8 @@ pub enum ErrorKind {
     CommandSubstitution,
     /// A decrypted value cannot be written back as plaintext.
     Unrepresentable,
+    /// Expanding the references in a value produced more text than envx allows.
+    Expansion,
 }
 
 fn no_private_key_message(
@@ -372,8 +375,14 @@ impl Error {
             | Self::SymlinkOutside { .. } => ErrorKind::NotAnEnvFile,
             Self::UnterminatedQuote { .. }
             | Self::MalformedLine { .. }
-            | Self::InvalidKeyName { .. } => ErrorKind::Syntax,
-            Self::InvalidPublicKey { .. } | Self::InvalidPrivateKey { .. } => ErrorKind::InvalidKey,
+            | Self::InvalidKeyName { .. }
+            | Self::SecretTail { .. } => ErrorKind::Syntax,
+            Self::InvalidPublicKey { .. }
+            | Self::InvalidPrivateKey { .. }
+            | Self::ExtraPublicKey { .. }
+            | Self::PublicKeyName { .. }
+            | Self::EncryptedWithoutPublicKey { .. }
+            | Self::PublicKeyMismatch { .. } => ErrorKind::InvalidKey,
             Self::KeysFilePermissions { .. } => ErrorKind::InsecureKeysFile,
             Self::NoPrivateKey { .. } => ErrorKind::NoPrivateKey,
             Self::Decrypt { .. }
@@ -384,6 +393,7 @@ impl Error {
                 ErrorKind::CommandSubstitution
             }
             Self::Unrepresentable { .. } => ErrorKind::Unrepresentable,
+            Self::ExpansionTooLarge { .. } => ErrorKind::Expansion,
         }
     }
 
@@ -405,7 +415,13 @@ impl Error {
             | Self::DecryptedNotUtf8 { path, .. }
             | Self::CommandSubstitution { path, .. }
             | Self::CommandFailed { path, .. }
-            | Self::Unrepresentable { path, .. } => Some(path),
+            | Self::Unrepresentable { path, .. }
+            | Self::ExpansionTooLarge { path, .. }
+            | Self::ExtraPublicKey { path, .. }
+            | Self::PublicKeyName { path, .. }
+            | Self::EncryptedWithoutPublicKey { path, .. }
+            | Self::PublicKeyMismatch { path, .. }
+            | Self::SecretTail { path, .. } => Some(path),
             _ => None,
         }
     }
@@ -422,7 +438,12 @@ impl Error {
             | Self::DecryptedNotUtf8 { line, .. }
             | Self::CommandSubstitution { line, .. }
             | Self::CommandFailed { line, .. }
-            | Self::Unrepresentable { line, .. } => Some(*line).filter(|&l| l > 0),
+            | Self::Unrepresentable { line, .. }
+            | Self::ExpansionTooLarge { line, .. }
+            | Self::ExtraPublicKey { line, .. }
+            | Self::PublicKeyName { line, .. }
+            | Self::EncryptedWithoutPublicKey { line, .. }
+            | Self::SecretTail { line, .. } => Some(*line).filter(|&l| l > 0),
             _ => None,
         }
     }
@@ -438,8 +459,15 @@ impl Error {
             | Self::CommandSubstitution { key, .. }
             | Self::CommandFailed { key, .. }
             | Self::Unrepresentable { key, .. }
-            | Self::InvalidKeyName { key } => Some(key),
-            Self::NoPrivateKey { key_name, .. } => Some(key_name),
+            | Self::InvalidKeyName { key }
+            | Self::ExpansionTooLarge { key, .. }
+            | Self::ExtraPublicKey { key, .. }
+            | Self::PublicKeyName { key, .. }
+            | Self::EncryptedWithoutPublicKey { key, .. }
+            | Self::SecretTail { key, .. } => Some(key),
+            Self::NoPrivateKey { key_name, .. } | Self::PublicKeyMismatch { key_name, .. } => {
+                Some(key_name)
+            }
             _ => None,
         }
     }
