@@ -710,7 +710,10 @@ fn drivers_and_hook_call_envx_from_path() {
     set_ok(dir.path(), ".env.production", "API_KEY", "moved-api-key");
     let out = git_with_path(dir.path(), &moved_path, &["diff"]);
     let diff = String::from_utf8_lossy(&out.stdout);
-    assert!(diff.contains("+API_KEY=\"moved-api-key\""), "{diff}");
+    assert!(
+        diff.contains("+API_KEY=[encrypted] \"moved-api-key\""),
+        "{diff}"
+    );
     git_ok(dir.path(), &["add", ".env.production"]);
     let out = git_with_path(dir.path(), &moved_path, &["commit", "-q", "-m", "moved"]);
     assert!(out.status.success(), "{}", stderr_of(&out));

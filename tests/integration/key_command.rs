@@ -117,7 +117,7 @@ fn textconv_reads_the_key_from_key_command_and_survives_its_failure() {
         .success();
     let output = out.get_output();
     assert!(stderr_of(output).contains("--key-command failed"));
-    assert!(stdout_of(output).contains("GREETING=\"encrypted:"));
+    assert!(stdout_of(output).contains("GREETING=[encrypted] \"encrypted:"));
 }
 
 #[test]

@@ -369,7 +369,7 @@ fn demo_script_runs_the_binary_cargo_built_and_leaves_no_key_behind() {
     let out = run_demo(Path::new(env!("CARGO_BIN_EXE_envx")));
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(
-        stdout(&out).contains("DB_PASSWORD has 9 characters"),
+        stdout(&out).contains("DATABASE_URL=postgres://app@db.internal:5432/billing"),
         "{}",
         stdout(&out)
     );
