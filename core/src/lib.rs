@@ -150,7 +150,12 @@ mod tests {
         let value = decrypt_value(&key, &stored).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".env");
-        std::fs::write(&path, format!("A=\"{stored}\"\n")).unwrap();
+        let public = key.public_key().to_hex();
+        std::fs::write(
+            &path,
+            format!("DOTENV_PUBLIC_KEY=\"{public}\"\nA=\"{stored}\"\n"),
+        )
+        .unwrap();
         let loader = Loader::new().file(&path).private_key(key.clone());
         let env = loader.load().unwrap();
         assert_eq!(env.get("A").unwrap().expose_secret(), secret);
