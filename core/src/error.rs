@@ -340,6 +340,8 @@ pub enum ErrorKind {
     Unrepresentable,
     /// Expanding the references in a value produced more text than envx allows.
     Expansion,
+    /// A file could not be sealed.
+    Seal,
 }
 
 fn no_private_key_message(
@@ -394,6 +396,7 @@ impl Error {
             }
             Self::Unrepresentable { .. } => ErrorKind::Unrepresentable,
             Self::ExpansionTooLarge { .. } => ErrorKind::Expansion,
+            Self::Seal { .. } => ErrorKind::Seal,
         }
     }
 
@@ -401,6 +404,7 @@ impl Error {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Self::Io { path, .. }
+            | Self::Seal { path, .. }
             | Self::NotAFile { path }
             | Self::NotUtf8 { path, .. }
             | Self::NulByte { path, .. }
