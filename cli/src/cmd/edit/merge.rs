@@ -279,6 +279,7 @@ mod tests {
             supplied: &supplied,
             cwd: None,
             strict_permissions: false,
+            cache: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())
