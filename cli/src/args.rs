@@ -157,6 +157,8 @@ pub enum Command {
     Del(crate::cmd::del::DelArgs),
     /// Print one value, or all of them.
     Get(crate::cmd::get::GetArgs),
+    /// Edit the decrypted file in $VISUAL/$EDITOR; write back only what changed, encrypted.
+    Edit(crate::cmd::edit::EditArgs),
     /// Print a file's public key, and its private key when available.
     Keypair(crate::cmd::keypair::KeypairArgs),
     /// List the env files in a tree, their keys and where their private keys are (no values).

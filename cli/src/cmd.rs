@@ -4,6 +4,7 @@ pub mod completions;
 pub mod decrypt;
 pub mod del;
 pub mod diff;
+pub mod edit;
 pub mod encrypt;
 pub mod get;
 pub mod git_setup;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Set(args) => set::run(&args, &ctx, ui),
         Command::Del(args) => del::run(&args, &ctx, ui),
         Command::Get(args) => get::run(&args, &ctx, ui),
+        Command::Edit(args) => edit::run(&args, &ctx, ui),
         Command::Keypair(args) => keypair::run(&args, &ctx, ui),
         Command::Ls(args) => ls::run(&args, &ctx, ui),
         Command::Diff(args) => diff::run(&args, &ctx, ui),

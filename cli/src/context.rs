@@ -1,11 +1,27 @@
 //! What every command reads from its surroundings, read once: the environment and the working
-//! directory.
+//! directory; and the one place private keys supplied by `--key-command` come from.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
+use clap::Args;
 use envx_core::cache::KeyCache;
-use envx_core::discover::{Candidate, KeySearch};
+use envx_core::discover::{Candidate, KeySearch, KeySource};
+use envx_core::keys::PrivateKey;
+use envx_core::policy::is_private_key_var;
+use zeroize::Zeroizing;
+
+use crate::ui::Failure;
+
+/// `--key-command`, flattened into every command that needs a private key.
+#[derive(Args, Clone, Default)]
+pub struct KeyCommand {
+    /// A shell command whose standard output is the private key (or several, comma-separated),
+    /// e.g. a secret manager's CLI. Tried right after the file's own DOTENV_PRIVATE_KEY_*.
+    #[arg(long = "key-command", value_name = "CMD")]
+    pub key_command: Option<String>,
+}
 
 /// A snapshot of the process environment and working directory.
 pub struct Context {
@@ -77,6 +93,49 @@ impl Context {
                 folder.unwrap_or_default()
             ));
         }
+    }
+
+    /// The private keys `--key-command` prints, or none without it. The command runs through
+    /// `/bin/sh -c` with this environment minus every private key, no stdin, and its stderr
+    /// passed through (a secret manager may prompt there).
+    ///
+    /// # Errors
+    /// The command cannot start, exits unsuccessfully, or prints something that is not a
+    /// private key (the message never repeats what it printed).
+    pub fn supplied_keys(&self, arg: &KeyCommand) -> Result<Vec<Candidate>, Failure> {
+        let Some(command) = &arg.key_command else {
+            return Ok(Vec::new());
+        };
+        let output = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .env_clear()
+            .envs(self.env.iter().filter(|(k, _)| !is_private_key_var(k)))
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| Failure::new(format!("--key-command could not start: {e}")))?;
+        let stdout = Zeroizing::new(output.stdout);
+        if !output.status.success() {
+            return Err(Failure::new(format!(
+                "--key-command failed ({})",
+                output.status
+            )));
+        }
+        let text = Zeroizing::new(String::from_utf8_lossy(&stdout).into_owned());
+        let mut keys = Vec::new();
+        for element in text.trim().split(',') {
+            let key = PrivateKey::from_hex(element).map_err(|e| {
+                Failure::new(format!(
+                    "--key-command printed something that is not a private key: {e}"
+                ))
+            })?;
+            keys.push(Candidate {
+                key,
+                source: KeySource::Supplied("--key-command".to_owned()),
+            });
+        }
+        Ok(keys)
     }
 
     /// A key search over this environment, `keys_files` and `supplied` keys.

@@ -2,7 +2,7 @@
 //! rewrites only the value it touches.
 //!
 //! The grammar is dotenvx's. dotenvx finds assignments with one regular expression applied
-//! over the whole text; text that matches nowhere is skipped. The scanner in [`scan`]
+//! over the whole text; text that matches nowhere is skipped. The scanner in `scan`
 //! reproduces that expression's matches exactly (see its docs for the argument), working on the
 //! original text so that byte offsets stay valid: `\r` is treated as the line break dotenvx
 //! turns it into.

@@ -1,7 +1,7 @@
 //! Edits of env files: encrypt, decrypt and set, each changing only the lines it must.
 //!
 //! These functions work on an [`EnvFile`] in memory and report what they changed; writing the
-//! result (atomically, keys file first) is [`crate::save`]'s job, so a failure part-way leaves
+//! result (atomically, keys file first) is [`crate::store`]'s job, so a failure part-way leaves
 //! every file as it was.
 
 use crate::crypto::{ENCRYPTED_PREFIX, encrypt_value, encrypt_values, is_encrypted};

@@ -291,6 +291,57 @@ pub enum Error {
         /// The rejected name.
         key: String,
     },
+    /// A value given to [`crate::decrypt_value`] could not be decrypted.
+    #[error("cannot decrypt the value: {cause}")]
+    Value {
+        /// Why.
+        cause: CryptoError,
+    },
+    /// A value given to [`crate::decrypt_value`] decrypted to bytes that are not UTF-8.
+    #[error("the decrypted value is not valid UTF-8")]
+    ValueNotUtf8,
+}
+
+/// What kind of failure an [`Error`] is, for callers that react to some kinds and report the
+/// rest. Where it happened is [`Error::path`], [`Error::line`] and [`Error::key`].
+///
+/// ```
+/// use envx_core::{ErrorKind, Loader};
+///
+/// let error = Loader::new().file("/nonexistent/.env").load().unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Io);
+/// assert_eq!(error.path(), Some(std::path::Path::new("/nonexistent/.env")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A file could not be read or written (missing, no permission, ...).
+    Io,
+    /// The file is not something envx reads as an env file: not a regular file, not UTF-8
+    /// text, larger than the limit, or a link leading outside the project.
+    NotAnEnvFile,
+    /// The text is not valid `.env` syntax: a line that is not an assignment, an unclosed
+    /// quote, an invalid key name.
+    Syntax,
+    /// A public or private key is malformed, misnamed, declared twice or not at all where
+    /// values are encrypted, or does not match the key it should pair with.
+    InvalidKey,
+    /// A keys file other users can read, refused in strict mode.
+    InsecureKeysFile,
+    /// No available private key matches the file's public key.
+    NoPrivateKey,
+    /// A value could not be decrypted (damaged, or encrypted to another key), or its
+    /// plaintext is not UTF-8.
+    Decrypt,
+    /// A value holds a command substitution `$(...)`, which is not run unless allowed, or the
+    /// allowed command failed.
+    CommandSubstitution,
+    /// A decrypted value cannot be written back as plaintext.
+    Unrepresentable,
+    /// Expanding the references in a value produced more text than envx allows.
+    Expansion,
+    /// A file could not be sealed.
+    Seal,
 }
 
 fn no_private_key_message(
@@ -315,11 +366,155 @@ fn no_private_key_message(
 }
 
 impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Io { .. } => ErrorKind::Io,
+            Self::NotAFile { .. }
+            | Self::NotUtf8 { .. }
+            | Self::NulByte { .. }
+            | Self::TooLarge { .. }
+            | Self::SymlinkOutside { .. } => ErrorKind::NotAnEnvFile,
+            Self::UnterminatedQuote { .. }
+            | Self::MalformedLine { .. }
+            | Self::InvalidKeyName { .. }
+            | Self::SecretTail { .. } => ErrorKind::Syntax,
+            Self::InvalidPublicKey { .. }
+            | Self::InvalidPrivateKey { .. }
+            | Self::ExtraPublicKey { .. }
+            | Self::PublicKeyName { .. }
+            | Self::EncryptedWithoutPublicKey { .. }
+            | Self::PublicKeyMismatch { .. } => ErrorKind::InvalidKey,
+            Self::KeysFilePermissions { .. } => ErrorKind::InsecureKeysFile,
+            Self::NoPrivateKey { .. } => ErrorKind::NoPrivateKey,
+            Self::Decrypt { .. }
+            | Self::DecryptedNotUtf8 { .. }
+            | Self::Value { .. }
+            | Self::ValueNotUtf8 => ErrorKind::Decrypt,
+            Self::CommandSubstitution { .. } | Self::CommandFailed { .. } => {
+                ErrorKind::CommandSubstitution
+            }
+            Self::Unrepresentable { .. } => ErrorKind::Unrepresentable,
+            Self::ExpansionTooLarge { .. } => ErrorKind::Expansion,
+            Self::Seal { .. } => ErrorKind::Seal,
+        }
+    }
+
+    /// The file the error concerns (an env file or a keys file), when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Io { path, .. }
+            | Self::Seal { path, .. }
+            | Self::NotAFile { path }
+            | Self::NotUtf8 { path, .. }
+            | Self::NulByte { path, .. }
+            | Self::UnterminatedQuote { path, .. }
+            | Self::TooLarge { path, .. }
+            | Self::SymlinkOutside { path }
+            | Self::MalformedLine { path, .. }
+            | Self::InvalidPublicKey { path, .. }
+            | Self::KeysFilePermissions { path, .. }
+            | Self::NoPrivateKey { path, .. }
+            | Self::Decrypt { path, .. }
+            | Self::DecryptedNotUtf8 { path, .. }
+            | Self::CommandSubstitution { path, .. }
+            | Self::CommandFailed { path, .. }
+            | Self::Unrepresentable { path, .. }
+            | Self::ExpansionTooLarge { path, .. }
+            | Self::ExtraPublicKey { path, .. }
+            | Self::PublicKeyName { path, .. }
+            | Self::EncryptedWithoutPublicKey { path, .. }
+            | Self::PublicKeyMismatch { path, .. }
+            | Self::SecretTail { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The 1-based line in [`Error::path`], when the error concerns one line.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::NotUtf8 { line, .. }
+            | Self::NulByte { line, .. }
+            | Self::UnterminatedQuote { line, .. }
+            | Self::MalformedLine { line, .. }
+            | Self::InvalidPublicKey { line, .. }
+            | Self::Decrypt { line, .. }
+            | Self::DecryptedNotUtf8 { line, .. }
+            | Self::CommandSubstitution { line, .. }
+            | Self::CommandFailed { line, .. }
+            | Self::Unrepresentable { line, .. }
+            | Self::ExpansionTooLarge { line, .. }
+            | Self::ExtraPublicKey { line, .. }
+            | Self::PublicKeyName { line, .. }
+            | Self::EncryptedWithoutPublicKey { line, .. }
+            | Self::SecretTail { line, .. } => Some(*line).filter(|&l| l > 0),
+            _ => None,
+        }
+    }
+
+    /// The key (variable name) the error concerns, when there is one. Never a value.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::UnterminatedQuote { key, .. }
+            | Self::InvalidPublicKey { key, .. }
+            | Self::InvalidPrivateKey { key, .. }
+            | Self::Decrypt { key, .. }
+            | Self::DecryptedNotUtf8 { key, .. }
+            | Self::CommandSubstitution { key, .. }
+            | Self::CommandFailed { key, .. }
+            | Self::Unrepresentable { key, .. }
+            | Self::InvalidKeyName { key }
+            | Self::ExpansionTooLarge { key, .. }
+            | Self::ExtraPublicKey { key, .. }
+            | Self::PublicKeyName { key, .. }
+            | Self::EncryptedWithoutPublicKey { key, .. }
+            | Self::SecretTail { key, .. } => Some(key),
+            Self::NoPrivateKey { key_name, .. } | Self::PublicKeyMismatch { key_name, .. } => {
+                Some(key_name)
+            }
+            _ => None,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_and_location_name_file_line_and_key() {
+        let error = Error::Decrypt {
+            path: PathBuf::from(".env.production"),
+            line: 8,
+            key: "API_KEY".to_owned(),
+            cause: CryptoError::Decrypt,
+        };
+        assert_eq!(error.kind(), ErrorKind::Decrypt);
+        assert_eq!(error.path(), Some(Path::new(".env.production")));
+        assert_eq!((error.line(), error.key()), (Some(8), Some("API_KEY")));
+        let error = Error::MalformedLine {
+            path: PathBuf::from(".env"),
+            line: 3,
+        };
+        assert_eq!(error.kind(), ErrorKind::Syntax);
+        assert_eq!((error.line(), error.key()), (Some(3), None));
+        let error = Error::InvalidPrivateKey {
+            source_name: "environment".to_owned(),
+            key: "DOTENV_PRIVATE_KEY".to_owned(),
+            cause: KeyError::PrivateKeyFormat,
+        };
+        assert_eq!(error.kind(), ErrorKind::InvalidKey);
+        assert_eq!(
+            (error.path(), error.key()),
+            (None, Some("DOTENV_PRIVATE_KEY"))
+        );
     }
 }

@@ -185,7 +185,7 @@ impl<'o> Loader<'o> {
         let mut input_len = 0;
         for path in paths {
             let file = EnvFile::open(path)?;
-            input_len += file.document().to_string().len();
+            input_len += file.document().source().len();
             let decryptor = match file.has_encrypted_values() {
                 true => Some(file.decryptor(&options.search, &mut cache)?),
                 false => None,

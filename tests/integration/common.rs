@@ -11,13 +11,25 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-/// `envx` run in `dir` with an environment holding only PATH, HOME (an empty folder) and LANG:
-/// no private key, no NO_COLOR, nothing from the developer's shell.
+/// `PATH` with the folder of the envx binary under test first: git's drivers and the
+/// pre-commit hook call `envx` by name.
+pub fn path_with_envx() -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_envx"))
+        .parent()
+        .expect("the binary is in a folder")
+        .to_path_buf();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&rest)))
+        .expect("PATH can be joined")
+}
+
+/// `envx` run in `dir` with an environment holding only PATH (with envx on it), HOME (an
+/// empty folder) and LANG: no private key, no NO_COLOR, nothing from the developer's shell.
 pub fn envx(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("envx").expect("the envx binary is built");
     cmd.current_dir(dir)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", path_with_envx())
         .env("HOME", dir)
         .env("LANG", "C.UTF-8");
     cmd

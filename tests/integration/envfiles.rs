@@ -181,3 +181,26 @@ fn diff_compares_what_the_rule_calls_env_files() {
     assert!(stdout.contains("REGION"), "{stdout}");
     assert!(!stdout.contains(".envrc"), "{stdout}");
 }
+
+/// Issue 11, point 4: a value whose tail after `#` stays in plaintext is blocked, even once
+/// the value itself is encrypted (dotenvx's `encrypt` leaves `KEY=encrypted:…#tail`).
+#[test]
+#[ignore = "needs git; .ci/run installs it and runs ignored tests"]
+fn r11_precommit_blocks_a_secret_tail_left_in_plaintext() {
+    let public = "0248b14ecfb7241b62b33821f47dc9be3078f85106c968facd8113b88bf1b310f3";
+    let text = format!(
+        "DOTENV_PUBLIC_KEY_PRODUCTION=\"{public}\"\nWEBHOOK_SECRET=encrypted:BA22PPxw#def123\n"
+    );
+    let dir = staged(&[(".env.production", &text)]);
+    let out = envx(dir.path()).arg("precommit").assert().code(1);
+    let stderr = stderr_of(out.get_output());
+    assert!(
+        stderr.contains("WEBHOOK_SECRET") && stderr.contains("quote the whole value"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("def123"), "{stderr}");
+    // Quoted, the same text is one value and passes.
+    let quoted = text.replace("encrypted:BA22PPxw#def123", "\"encrypted:BA22PPxw#def123\"");
+    let dir = staged(&[(".env.production", &quoted)]);
+    envx(dir.path()).arg("precommit").assert().success();
+}

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{envx, get_json, set_ok, stderr_of};
+use crate::common::{envx, get_json, path_with_envx, set_ok, stderr_of};
 
 /// `git` in `dir` with a scrubbed environment and a fixed identity.
 fn git(dir: &Path, args: &[&str]) -> Output {
@@ -13,7 +13,7 @@ fn git(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", path_with_envx())
         .env("HOME", dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", "t")
@@ -649,4 +649,120 @@ fn r11_control_characters_in_values_are_shown_escaped() {
     assert!(!raw(&shown), "{shown:?}");
     assert!(shown.contains(&format!("    + {escaped}\n")), "{shown}");
     assert!(shown.contains("    + x\\x1b[31my\n"), "{shown}");
+}
+
+/// `PATH` without any folder that holds an `envx`.
+fn path_without_envx() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept = std::env::split_paths(&path).filter(|folder| !folder.join("envx").exists());
+    std::env::join_paths(kept).unwrap()
+}
+
+/// `git` as [`git`] runs it, with `path` as `PATH`.
+fn git_with_path(dir: &Path, path: &std::ffi::OsStr, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .expect("git runs")
+}
+
+/// Moving or upgrading envx must not break git: the drivers and the hook call `envx` from
+/// `PATH`, never the absolute path of the binary that installed them, and say how to install
+/// envx when it is missing.
+#[test]
+fn drivers_and_hook_call_envx_from_path() {
+    let dir = repo();
+    envx(dir.path())
+        .args(["precommit", "--install"])
+        .assert()
+        .success();
+    let built = env!("CARGO_BIN_EXE_envx");
+    let config = fs::read_to_string(dir.path().join(".git/config")).unwrap();
+    let hook = fs::read_to_string(dir.path().join(".git/hooks/pre-commit")).unwrap();
+    assert!(
+        !config.contains(built) && !hook.contains(built),
+        "{config}\n{hook}"
+    );
+    assert_eq!(
+        git_ok(dir.path(), &["config", "diff.envx.textconv"]).trim(),
+        "envx textconv"
+    );
+    assert_eq!(
+        git_ok(dir.path(), &["config", "merge.envx.driver"]).trim(),
+        "envx merge-driver %O %A %B --path %P"
+    );
+
+    // envx moved elsewhere: a copy in another folder, the build folder no longer on PATH.
+    let moved = tempfile::tempdir().unwrap();
+    fs::copy(built, moved.path().join("envx")).unwrap();
+    let mut folders = vec![moved.path().to_path_buf()];
+    folders.extend(std::env::split_paths(&path_without_envx()));
+    let moved_path = std::env::join_paths(folders).unwrap();
+    set_ok(dir.path(), ".env.production", "API_KEY", "moved-api-key");
+    let out = git_with_path(dir.path(), &moved_path, &["diff"]);
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        diff.contains("+API_KEY=[encrypted] \"moved-api-key\""),
+        "{diff}"
+    );
+    git_ok(dir.path(), &["add", ".env.production"]);
+    let out = git_with_path(dir.path(), &moved_path, &["commit", "-q", "-m", "moved"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    // envx missing from PATH: the hook blocks the commit and says how to install envx.
+    set_ok(dir.path(), ".env.production", "API_KEY", "newer-api-key");
+    git_ok(dir.path(), &["add", ".env.production"]);
+    let out = git_with_path(dir.path(), &path_without_envx(), &["commit", "-m", "x"]);
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("envx is not on PATH") && err.contains("cargo install --path cli"),
+        "{err}"
+    );
+
+    // And setting up without envx on PATH warns at once.
+    let out = Command::new(built)
+        .args(["git-setup"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", path_without_envx())
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr_of(&out).contains("envx is not on PATH"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// A hook written by an older envx (with an absolute path) is replaced by `--install`.
+#[test]
+fn precommit_install_replaces_an_older_envx_hook() {
+    let dir = repo();
+    let hook = dir.path().join(".git/hooks/pre-commit");
+    fs::write(
+        &hook,
+        "#!/bin/sh\n# installed by envx precommit --install\nexec '/old/place/envx' precommit\n",
+    )
+    .unwrap();
+    envx(dir.path())
+        .args(["precommit", "--install"])
+        .assert()
+        .success();
+    let text = fs::read_to_string(&hook).unwrap();
+    assert!(
+        !text.contains("/old/place") && text.contains("exec envx precommit"),
+        "{text}"
+    );
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{envx, snapshot, stderr_of};
+use crate::common::{envx, path_with_envx, snapshot, stderr_of};
 
 const FILE: &str = ".env.production";
 const KEY_VAR: &str = "DOTENV_PRIVATE_KEY_PRODUCTION";
@@ -16,7 +16,8 @@ fn git(dir: &Path, args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // git's drivers call `envx` from PATH.
+        .env("PATH", path_with_envx())
         .env("HOME", dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", "t")

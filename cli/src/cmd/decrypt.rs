@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, KeyFilter};
 use crate::cmd::{print_stdout, show};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -35,12 +35,15 @@ pub struct DecryptArgs {
         requires = "stdout"
     )]
     mask: Option<usize>,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Decrypts every file in memory; writes only when every value of every file decrypted.
 pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let selection = args.keys.selection();
-    let search = ctx.cached_search(&args.files.keys_files, &[]);
+    let supplied = ctx.supplied_keys(&args.key_command)?;
+    let search = ctx.cached_search(&args.files.keys_files, &supplied);
     let mut cache = KeysFileCache::default();
     let files = args.files.files();
     let _locks = if args.stdout {

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::args::FileArgs;
 use crate::cmd::print_stdout;
 use crate::cmd::textconv::{State, ciphertext_id};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::git;
 use crate::ui::{Failure, Ui, escape};
@@ -36,6 +36,8 @@ pub struct DiffArgs {
     /// Show old and new values where a private key is available (they are secrets).
     #[arg(long)]
     show: bool,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Prints, per file and per key, what changed: added, removed, changed, re-encrypted, now in
@@ -72,7 +74,8 @@ pub fn run(args: &DiffArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     }
     let ciphertexts = Ciphertexts::gather(&scanned, &new_texts);
 
-    let search = ctx.search(&args.files.keys_files, &[]);
+    let supplied = ctx.supplied_keys(&args.key_command)?;
+    let search = ctx.search(&args.files.keys_files, &supplied);
     let mut cache = KeysFileCache::default();
     let mut out = Zeroizing::new(String::new());
     for (target, new_text) in targets.iter().zip(&new_texts) {

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::args::{FileArgs, GetFormat, KeyFilter, LoadArgs};
 use crate::cmd::print_stdout;
 use crate::cmd::run::{loader_policy, policy_failure, warn_keys_file_problems};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -46,6 +46,8 @@ pub struct GetArgs {
     /// for `envx run`).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     allow_loader_vars: Vec<String>,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Loads like `run` would and prints what the program would see.
@@ -53,9 +55,10 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let policy = loader_policy(&args.allow_loader_vars)?;
     let assignments = assignments(&args.assignments, &ctx.env, args.overload)?;
     let files = args.load.files(&args.files, &ctx.env)?;
+    let supplied = ctx.supplied_keys(&args.key_command)?;
     let options = LoadOptions {
         env: &ctx.env,
-        search: ctx.cached_search(&args.files.keys_files, &[]),
+        search: ctx.cached_search(&args.files.keys_files, &supplied),
         overload: args.overload,
         commands: None,
     };

@@ -20,14 +20,14 @@ const ATTRIBUTES: [&str; 3] = [
 ];
 
 /// Writes the attributes and the repository's git config. Running it again changes nothing.
+///
+/// The drivers call `envx` from `PATH`, never the absolute path of this binary: a recorded
+/// path breaks every `git diff` once envx is moved or upgraded to another place.
 pub fn run(_args: &GitSetupArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let cwd = ctx.cwd.clone().unwrap_or_else(|| ".".into());
     let root = git::toplevel(&cwd).ok_or_else(|| Failure::new("not inside a git repository"))?;
-    let exe =
-        std::env::current_exe().map_err(|e| Failure::new(format!("cannot locate envx: {e}")))?;
-    let exe = exe.display().to_string().replace('\'', r"'\''");
     let settings = [
-        ("diff.envx.textconv", format!("'{exe}' textconv")),
+        ("diff.envx.textconv", "envx textconv".to_owned()),
         ("diff.envx.cachetextconv", "false".to_owned()),
         (
             "merge.envx.name",
@@ -35,7 +35,7 @@ pub fn run(_args: &GitSetupArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure
         ),
         (
             "merge.envx.driver",
-            format!("'{exe}' merge-driver %O %A %B --path %P"),
+            "envx merge-driver %O %A %B --path %P".to_owned(),
         ),
     ];
     for (key, value) in &settings {
@@ -65,5 +65,38 @@ pub fn run(_args: &GitSetupArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure
         "git diff and merge now use envx for env files ({} updated, git config set)",
         path.display()
     ));
+    warn_unless_on_path(ctx, ui);
     Ok(Exit::Success)
+}
+
+/// Warns when git will not find `envx` on `PATH` (the drivers and the hook call it by name).
+pub fn warn_unless_on_path(ctx: &Context, ui: &Ui) {
+    if on_path(ctx.env.get("PATH").map(String::as_str).unwrap_or_default()) {
+        return;
+    }
+    ui.warn(&format!(
+        "envx is not on PATH, so git will not find it; {INSTALL_HINT}"
+    ));
+}
+
+/// How to put envx on `PATH`.
+pub const INSTALL_HINT: &str = "install it with `cargo install --path cli` from the envx sources (or copy the envx binary into a folder on PATH)";
+
+/// Is there an executable file named `envx` in one of the folders of `path`?
+fn on_path(path: &str) -> bool {
+    std::env::split_paths(path).any(|folder| {
+        let candidate = folder.join(if cfg!(windows) { "envx.exe" } else { "envx" });
+        std::fs::metadata(&candidate).is_ok_and(|m| m.is_file() && is_executable(&m))
+    })
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    true
 }

@@ -35,7 +35,9 @@ pub fn run(args: &PrecommitArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure
     let cwd = ctx.cwd.clone().unwrap_or_else(|| ".".into());
     let root = git::toplevel(&cwd).ok_or_else(|| Failure::new("not inside a git repository"))?;
     if args.install {
-        return install(&root, args.force, ui);
+        install(&root, args.force, ui)?;
+        crate::cmd::git_setup::warn_unless_on_path(ctx, ui);
+        return Ok(Exit::Success);
     }
     let staged = git::output(
         &root,
@@ -113,6 +115,22 @@ fn check(path: &Path, staged: Option<&[u8]>) -> Option<String> {
         Ok(file) => file,
         Err(e) => return Some(e.to_string()),
     };
+    // `KEY=abc#def`: the value ends at the `#`, and the rest stays in the file as a comment,
+    // in plaintext, even once the value is encrypted.
+    let tails: Vec<String> = file
+        .document()
+        .entries()
+        .iter()
+        .filter(|e| !stays_plaintext(e.key()) && e.comment_follows_directly())
+        .map(|e| format!("{}:{} ({})", show(path), e.line(), e.key()))
+        .collect();
+    if !tails.is_empty() {
+        return Some(format!(
+            "{}: text after a `#` right behind an unquoted value stays in plaintext as a comment: {}; quote the whole value, or put a space before a real comment",
+            show(path),
+            tails.join(", ")
+        ));
+    }
     let plaintext: Vec<&str> = file
         .document()
         .entries()
@@ -239,21 +257,19 @@ fn install(root: &Path, force: bool, ui: &Ui) -> Result<Exit, Failure> {
     let hooks = git::output(root, &["rev-parse", "--git-path", "hooks"])?;
     let hooks = root.join(String::from_utf8_lossy(&hooks).trim_end_matches('\n'));
     let hook = hooks.join("pre-commit");
+    let script = hook_script();
     if hook.exists() && !force {
         let current = fs::read_to_string(&hook).unwrap_or_default();
-        if current.contains(HOOK_MARK) {
+        if current == script {
             ui.info(&format!("{}: already installed", hook.display()));
             return Ok(Exit::Success);
         }
-        return Err(Failure::new(format!("{} already exists", hook.display()))
-            .hint("add `envx precommit` to it yourself, or pass --force to replace it"));
+        // An older envx hook (one that recorded an absolute path) is ours to replace.
+        if !current.contains(HOOK_MARK) {
+            return Err(Failure::new(format!("{} already exists", hook.display()))
+                .hint("add `envx precommit` to it yourself, or pass --force to replace it"));
+        }
     }
-    let exe =
-        std::env::current_exe().map_err(|e| Failure::new(format!("cannot locate envx: {e}")))?;
-    let script = format!(
-        "#!/bin/sh\n{HOOK_MARK}\nexec '{}' precommit\n",
-        exe.display().to_string().replace('\'', r"'\''")
-    );
     fs::create_dir_all(&hooks).map_err(|e| Failure::new(format!("{}: {e}", hooks.display())))?;
     fs::write(&hook, script).map_err(|e| Failure::new(format!("{}: {e}", hook.display())))?;
     #[cfg(unix)]
@@ -267,4 +283,19 @@ fn install(root: &Path, force: bool, ui: &Ui) -> Result<Exit, Failure> {
         hook.display()
     ));
     Ok(Exit::Success)
+}
+
+/// The hook calls `envx` from `PATH`, never this binary's absolute path: moving or upgrading
+/// envx must not break every commit. Without envx on `PATH` it blocks the commit and says how
+/// to install it.
+fn hook_script() -> String {
+    format!(
+        "#!/bin/sh\n{HOOK_MARK}\n\
+         if ! command -v envx >/dev/null 2>&1; then\n  \
+         echo 'envx pre-commit hook: envx is not on PATH; {}. To commit once without the check: git commit --no-verify' >&2\n  \
+         exit 1\n\
+         fi\n\
+         exec envx precommit\n",
+        crate::cmd::git_setup::INSTALL_HINT
+    )
 }

@@ -8,7 +8,7 @@ use envx_core::rotate::Rotation;
 
 use crate::args::FileArgs;
 use crate::cmd::show;
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -18,6 +18,8 @@ pub struct RotateArgs {
     /// The env file whose key pair to replace (default `.env`), and keys files.
     #[command(flatten)]
     files: FileArgs,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Replaces the key pair and re-encrypts every value; says what to do next.
@@ -35,8 +37,9 @@ pub fn run(args: &RotateArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
                 .hint(format!("encrypt it first: envx encrypt -f {}", show(path))),
         );
     }
+    let supplied = ctx.supplied_keys(&args.key_command)?;
     let mut cache = KeysFileCache::default();
-    let decryptor = file.decryptor(&ctx.search(keys_files, &[]), &mut cache)?;
+    let decryptor = file.decryptor(&ctx.search(keys_files, &supplied), &mut cache)?;
     let rotation = Rotation::prepare(file, &decryptor)?;
     let (count, old, new) = (
         rotation.reencrypted(),

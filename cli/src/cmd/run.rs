@@ -10,15 +10,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::Args;
-use envx_core::discover::{Candidate, KeySearch, KeySource, keys_file_problems};
+use envx_core::discover::{Candidate, KeySearch, keys_file_problems};
 use envx_core::glob::Selection;
-use envx_core::keys::PrivateKey;
 use envx_core::load::{LoadOptions, Loaded, load, load_selected};
 use envx_core::policy::{CLEAN_ENV_ALLOWLIST, Policy, PolicyError, is_private_key_var};
 use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, LoadArgs, mask, warn_unmatched};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -57,10 +56,8 @@ pub struct RunArgs {
     /// Skip this file if it does not exist (repeatable); other missing files are an error.
     #[arg(long = "allow-missing", value_name = "FILE")]
     allow_missing: Vec<PathBuf>,
-    /// A shell command whose standard output is the private key (or several, comma-separated),
-    /// e.g. a secret manager's CLI.
-    #[arg(long = "key-command", value_name = "CMD")]
-    key_command: Option<String>,
+    #[command(flatten)]
+    key_command: KeyCommand,
     /// Pipe the child's stdout and stderr through a filter that replaces every injected secret
     /// (and its base64, hex, percent and JSON encodings, and private keys) with [REDACTED:KEY],
     /// across both streams.
@@ -84,10 +81,7 @@ pub struct RunArgs {
 /// Loads, checks and starts the child.
 pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     let policy = loader_policy(&args.allow_loader_vars)?;
-    let supplied = match &args.key_command {
-        Some(command) => key_command(command, &ctx)?,
-        None => Vec::new(),
-    };
+    let supplied = ctx.supplied_keys(&args.key_command)?;
     let files: Vec<PathBuf> = args
         .load
         .files(&args.files, &ctx.env)?
@@ -318,41 +312,6 @@ fn report(loaded: &Loaded, injected: &[(String, Zeroizing<String>)], ui: &Ui) {
         let names: Vec<&str> = injected.iter().map(|(k, _)| k.as_str()).collect();
         ui.detail(&format!("variables: {}", names.join(", ")));
     }
-}
-
-/// Runs `--key-command` with the parent's environment (minus private keys), its stderr
-/// passed through, and reads the key(s) from its stdout.
-fn key_command(command: &str, ctx: &Context) -> Result<Vec<Candidate>, Failure> {
-    let output = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
-        .env_clear()
-        .envs(ctx.env.iter().filter(|(k, _)| !is_private_key_var(k)))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| Failure::new(format!("--key-command could not start: {e}")))?;
-    let stdout = Zeroizing::new(output.stdout);
-    if !output.status.success() {
-        return Err(Failure::new(format!(
-            "--key-command failed ({})",
-            output.status
-        )));
-    }
-    let text = Zeroizing::new(String::from_utf8_lossy(&stdout).into_owned());
-    let mut keys = Vec::new();
-    for element in text.trim().split(',') {
-        let key = PrivateKey::from_hex(element).map_err(|e| {
-            Failure::new(format!(
-                "--key-command printed something that is not a private key: {e}"
-            ))
-        })?;
-        keys.push(Candidate {
-            key,
-            source: KeySource::Supplied("--key-command".to_owned()),
-        });
-    }
-    Ok(keys)
 }
 
 /// Runs one `$(...)` command (only with `--allow-command-substitution`).

@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::cmd::print_stdout;
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui, escape};
 
@@ -34,6 +34,8 @@ pub struct TextconvArgs {
     /// The env file's real name, for the key names (git's temporary copy has another name).
     #[arg(long, value_name = "NAME")]
     name: Option<PathBuf>,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// How a value is stored: what a reviewer must see beside the value.
@@ -72,13 +74,18 @@ impl State {
 /// Prints the file, one line per assignment, each value marked with its state and shown
 /// decrypted where a private key is available, as a short fingerprint of the ciphertext where
 /// it is not. Control and bidi characters are escaped everywhere.
-pub fn run(args: &TextconvArgs, ctx: &Context, _ui: &Ui) -> Result<Exit, Failure> {
+pub fn run(args: &TextconvArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let text = read_text(&args.file)?;
     let named = args.name.clone().unwrap_or_else(|| args.file.clone());
     // A file envx refuses (a stray line, an unterminated quote, a bad public key) is still
     // shown and marked, but nothing in it is decrypted.
+    // A failing key command must not break `git diff`: warn and show fingerprints.
+    let supplied = ctx.supplied_keys(&args.key_command).unwrap_or_else(|e| {
+        ui.warn(&e.to_string());
+        Vec::new()
+    });
     let decryptor = EnvFile::from_text(&named, &text).ok().and_then(|file| {
-        file.decryptor(&ctx.search(&[], &[]), &mut KeysFileCache::default())
+        file.decryptor(&ctx.search(&[], &supplied), &mut KeysFileCache::default())
             .ok()
             .filter(|d| d.matching().is_some())
     });
