@@ -6,7 +6,7 @@
 //! other byte moves. Afterwards every file in the folder is overwritten with zeros and the
 //! folder is removed, whatever happened.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use clap::Args;
@@ -18,6 +18,7 @@ use envx_core::glob::Selection;
 use envx_core::policy::is_private_key_var;
 use zeroize::Zeroizing;
 
+use crate::args::FileArgs;
 use crate::cmd::show;
 use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
@@ -32,29 +33,21 @@ use private_dir::{PrivateDir, write_private};
 /// Arguments of `envx edit`.
 #[derive(Args)]
 pub struct EditArgs {
-    /// The env file to edit.
-    #[arg(
-        short = 'f',
-        long = "env-file",
-        value_name = "FILE",
-        default_value = ".env"
-    )]
-    file: PathBuf,
-    /// Keys file to search for the private key (repeatable).
-    #[arg(long = "keys-file", visible_alias = "fk", value_name = "PATH")]
-    keys_files: Vec<PathBuf>,
+    /// The env file to edit (one; default `.env`), and keys files.
+    #[command(flatten)]
+    files: FileArgs,
     #[command(flatten)]
     key_command: KeyCommand,
 }
 
 /// Decrypts, lets the user edit, and writes back only what changed.
 pub fn run(args: &EditArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let path = &args.file;
+    let path = &args.files.one("edit")?;
     let original = read_text(path)?;
     let file = EnvFile::from_text(path, &original)?;
     let supplied = ctx.supplied_keys(&args.key_command)?;
     let mut cache = KeysFileCache::default();
-    let decryptor = file.decryptor(&ctx.search(&args.keys_files, &supplied), &mut cache)?;
+    let decryptor = file.decryptor(&ctx.search(&args.files.keys_files, &supplied), &mut cache)?;
     ui.warn_loose_keys_files(cache.loose_files());
     let mut plain = EnvFile::from_text(path, &original)?;
     edit::decrypt(&mut plain, &decryptor, &Selection::all())?;
