@@ -84,8 +84,9 @@ fn encrypted(dir: &Path, file: &str, values: &[(&str, &str)]) -> String {
         .args(["keypair", "-f", file, "--format", "shell"])
         .assert()
         .success();
+    // `--format shell` prints the pair on one line, as dotenvx does.
     let key = stdout(out.get_output())
-        .lines()
+        .split_whitespace()
         .find_map(|l| l.strip_prefix("DOTENV_PRIVATE_KEY").map(str::to_owned))
         .and_then(|rest| rest.split_once('=').map(|(_, v)| v.to_owned()))
         .unwrap();
