@@ -176,7 +176,13 @@ const OPERATORS: [&str; 4] = [":+", "+", ":-", "-"];
 
 /// The leftmost operator in the text between the braces.
 fn operator(inner: &str) -> Option<&'static str> {
-    (0..inner.len()).find_map(|i| OPERATORS.into_iter().find(|op| inner[i..].starts_with(op)))
+    // Bytes, not chars: the text may hold any character, and the operators are ASCII.
+    let bytes = inner.as_bytes();
+    (0..bytes.len()).find_map(|i| {
+        OPERATORS
+            .into_iter()
+            .find(|op| bytes[i..].starts_with(op.as_bytes()))
+    })
 }
 
 /// The name a reference looks up and the word of its operator. Without an operator dotenvx

@@ -83,6 +83,10 @@ fn follows_dotenvx_to_the_letter() {
         // The word is inserted and scanned again.
         ("${UNSET-$A}x", ""),
         ("Tr0ub4dor\\$HOME&3", "Tr0ub4dor$HOME&3"),
+        // Any character may stand between the braces.
+        ("${é-x}", "x"),
+        ("${日本:-d}é", "dé"),
+        ("${A:-é}", "alpha"),
     ];
     for (input, expected) in table {
         assert_eq!(expanded(input), expected, "{input}");
