@@ -599,3 +599,13 @@ fn the_plan_gives_placeholders_withholds_and_passes() {
         })
     );
 }
+
+/// The network side shares one vault between connections and moves streams between threads.
+#[test]
+fn the_vault_is_shareable_and_streams_can_move() {
+    fn shareable<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shareable::<Vault>();
+    movable::<Stream<'static>>();
+    assert!(std::mem::needs_drop::<Vault>(), "a vault can be wiped");
+}
