@@ -4,7 +4,7 @@
 //! from a grammar of `.env` tokens, the fixture corpus mutated, and raw bytes).
 //!
 //! ```text
-//! cargo run --release -p envx-core --example fuzz -- [--seconds N] [--seed S] [TARGET...]
+//! cargo run --profile fuzz -p envx-core --example fuzz -- [--seconds N] [--seed S] [TARGET...]
 //! ```
 //!
 //! Targets: `document`, `expand`, `ciphertext`, `keys-file`, `substituter` (default: all, N
