@@ -8,6 +8,7 @@ mod cmd;
 mod context;
 mod exit;
 mod git;
+mod proxy;
 mod spawn;
 mod ui;
 

@@ -1,0 +1,3 @@
+//! `envx run --proxy`.
+
+pub mod child;
