@@ -74,6 +74,7 @@ pub mod names;
 pub mod parallel;
 #[doc(hidden)]
 pub mod policy;
+pub mod proxy;
 #[doc(hidden)]
 pub mod redact;
 #[doc(hidden)]
