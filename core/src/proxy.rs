@@ -37,3 +37,6 @@ pub use rules::{
 };
 pub use stream::Stream;
 pub use vault::{Outcome, Vault};
+
+#[cfg(test)]
+mod tests;

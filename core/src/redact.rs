@@ -54,7 +54,9 @@ pub struct Redactor {
     /// The distinct patterns, sorted.
     patterns: Vec<Pattern>,
     /// For each secret, its replacement text.
-    replacement: Vec<Vec<u8>>,
+    replacement: Vec<Zeroizing<Vec<u8>>>,
+    /// Whether line-wrapped base64 is joined before matching (see `lines`).
+    join_wraps: bool,
     /// One bit per hash of a pattern's first `ANCHOR` bytes.
     bitmap: Vec<u64>,
     shift: u32,
@@ -83,9 +85,53 @@ impl Redactor {
     /// Prepares the patterns of `secrets`, given as (name, value) pairs. Values shorter than
     /// [`MIN_SECRET_LEN`] bytes, and encoded forms that short, are left out.
     pub fn new(secrets: &[(&str, &str)]) -> Self {
+        let replacement = secrets
+            .iter()
+            .map(|(name, _)| Zeroizing::new(format!("[REDACTED:{name}]").into_bytes()))
+            .collect();
+        let values: Vec<&str> = secrets.iter().map(|(_, value)| *value).collect();
+        Self::build(&values, replacement, true)
+    }
+
+    /// As [`Redactor::new`], but each secret (given as `(value, replacement)`) is replaced by
+    /// its own text rather than `[REDACTED:NAME]`. The proxy's response scrubber.
+    pub fn with_replacements(secrets: &[(&str, &[u8])]) -> Self {
+        let replacement = secrets
+            .iter()
+            .map(|(_, r)| Zeroizing::new(r.to_vec()))
+            .collect();
+        let values: Vec<&str> = secrets.iter().map(|(value, _)| *value).collect();
+        Self::build(&values, replacement, true)
+    }
+
+    /// A plain multi-pattern replacer: each `(pattern, replacement)` pattern is looked for as
+    /// it is (no encoded forms, line breaks never joined). Patterns shorter than
+    /// [`MIN_SECRET_LEN`] bytes are left out. The proxy's body substituter.
+    pub fn literal(pairs: &[(&[u8], &[u8])]) -> Self {
+        let replacement = pairs
+            .iter()
+            .map(|(_, r)| Zeroizing::new(r.to_vec()))
+            .collect();
         let mut unsorted = Zeroizing::new(Vec::new());
         let mut patterns = Vec::new();
-        for (secret, (_, value)) in secrets.iter().enumerate() {
+        for (secret, (pattern, _)) in pairs.iter().enumerate() {
+            if pattern.len() >= MIN_SECRET_LEN {
+                patterns.push(Pattern {
+                    start: unsorted.len(),
+                    len: pattern.len(),
+                    secret,
+                });
+                unsorted.extend_from_slice(pattern);
+            }
+        }
+        Self::index(unsorted, patterns, replacement, false)
+    }
+
+    /// The patterns of `values` (each in every form), replaced by `replacement[i]`.
+    fn build(values: &[&str], replacement: Vec<Zeroizing<Vec<u8>>>, join_wraps: bool) -> Self {
+        let mut unsorted = Zeroizing::new(Vec::new());
+        let mut patterns = Vec::new();
+        for (secret, value) in values.iter().enumerate() {
             if value.len() < MIN_SECRET_LEN {
                 continue;
             }
@@ -100,6 +146,16 @@ impl Redactor {
                 }
             }
         }
+        Self::index(unsorted, patterns, replacement, join_wraps)
+    }
+
+    /// Sorts and indexes the patterns stored in `unsorted`.
+    fn index(
+        unsorted: Zeroizing<Vec<u8>>,
+        mut patterns: Vec<Pattern>,
+        replacement: Vec<Zeroizing<Vec<u8>>>,
+        join_wraps: bool,
+    ) -> Self {
         // Sorted (equal patterns in the order of their secrets), then stored again in that
         // order without duplicates: the first secret with a given form names it.
         let text = |p: &Pattern| &unsorted[p.start..p.start + p.len];
@@ -121,15 +177,12 @@ impl Redactor {
             let h = hash(anchor_key(&bytes[p.start..]), shift);
             bitmap[h / 64] |= 1 << (h % 64);
         }
-        let replacement = secrets
-            .iter()
-            .map(|(name, _)| format!("[REDACTED:{name}]").into_bytes())
-            .collect();
         let longest = patterns.iter().map(|p| p.len).max().unwrap_or(0);
         Self {
             bytes,
             patterns,
             replacement,
+            join_wraps,
             bitmap,
             shift,
             longest,
@@ -148,12 +201,12 @@ impl Redactor {
 
     /// A filter for the outputs of one program.
     pub fn stream(&self) -> RedactStream<'_> {
-        RedactStream {
-            redactor: self,
-            held: Zeroizing::new(Vec::new()),
-            held_from: Vec::new(),
-            line: Line::START,
-        }
+        RedactStream::with(Held::Borrowed(self))
+    }
+
+    /// A filter that owns its patterns.
+    pub fn into_stream(self) -> RedactStream<'static> {
+        RedactStream::with(Held::Owned(Box::new(self)))
     }
 
     /// Redacts a whole text at once.
@@ -275,6 +328,14 @@ impl Emitted {
         })
     }
 
+    /// Moves everything, whatever the output, to the end of `out`, and wipes and empties this
+    /// buffer (it may hold values a substituter put in).
+    pub fn drain_into(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes);
+        zeroize::Zeroize::zeroize(&mut self.bytes);
+        self.parts.clear();
+    }
+
     /// Everything, whatever the output (for a filter that serves one).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -295,7 +356,9 @@ impl Emitted {
 /// The streaming state of a program's outputs: what is held back, and from which output each
 /// held byte came.
 pub struct RedactStream<'r> {
-    redactor: &'r Redactor,
+    redactor: Held<'r>,
+    /// For each secret, how many times it was replaced.
+    hits: Vec<usize>,
     /// Bytes that could still be the start of a secret.
     held: Zeroizing<Vec<u8>>,
     /// `(position in held, output)`: where each output's run of held bytes starts.
@@ -304,7 +367,40 @@ pub struct RedactStream<'r> {
     line: Line,
 }
 
-impl RedactStream<'_> {
+/// The patterns a filter uses: borrowed, or its own.
+enum Held<'r> {
+    Borrowed(&'r Redactor),
+    Owned(Box<Redactor>),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Redactor;
+
+    fn deref(&self) -> &Redactor {
+        match self {
+            Self::Borrowed(r) => r,
+            Self::Owned(r) => r,
+        }
+    }
+}
+
+impl<'r> RedactStream<'r> {
+    fn with(redactor: Held<'r>) -> Self {
+        let hits = vec![0; redactor.replacement.len()];
+        RedactStream {
+            redactor,
+            hits,
+            held: Zeroizing::new(Vec::new()),
+            held_from: Vec::new(),
+            line: Line::START,
+        }
+    }
+
+    /// For each secret, in the order given, how many times it was replaced so far.
+    pub fn hits(&self) -> &[usize] {
+        &self.hits
+    }
+
     /// Filters `chunk`, which `output` produced, appending what is safe to show to `out`.
     pub fn push(&mut self, output: Output, chunk: &[u8], out: &mut Emitted) {
         if chunk.is_empty() {
@@ -314,7 +410,11 @@ impl RedactStream<'_> {
             self.held_from.push((self.held.len(), output));
         }
         self.held.extend_from_slice(chunk);
-        let view = View::new(&self.held, self.line);
+        let view = if self.redactor.join_wraps {
+            View::new(&self.held, self.line)
+        } else {
+            View::plain(&self.held)
+        };
         let mut from = 0;
         let mut released = 0;
         let keep = loop {
@@ -326,6 +426,7 @@ impl RedactStream<'_> {
                         self.output_at(start_out),
                         &self.redactor.replacement[secret],
                     );
+                    self.hits[secret] += 1;
                     released = view.output_end(end);
                     from = end;
                 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use rand_core::{OsRng, RngCore as _};
+
 /// Every placeholder starts with this.
 pub const PLACEHOLDER_PREFIX: &str = "envxph_";
 
@@ -18,7 +20,31 @@ pub struct Placeholder(String);
 impl Placeholder {
     /// A fresh placeholder from the operating system's random source.
     pub fn generate() -> Self {
-        unimplemented!()
+        const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut text = String::with_capacity(PLACEHOLDER_PREFIX.len() + PLACEHOLDER_LEN);
+        text.push_str(PLACEHOLDER_PREFIX);
+        let mut buf = [0u8; 64];
+        while text.len() < PLACEHOLDER_PREFIX.len() + PLACEHOLDER_LEN {
+            OsRng.fill_bytes(&mut buf);
+            // Rejection sampling: 252 = 7 * 36, so every character is equally likely.
+            for &b in buf.iter().filter(|&&b| b < 252) {
+                if text.len() == PLACEHOLDER_PREFIX.len() + PLACEHOLDER_LEN {
+                    break;
+                }
+                text.push(char::from(ALPHABET[usize::from(b % 36)]));
+            }
+        }
+        Self(text)
+    }
+
+    /// Is `text` shaped like a placeholder (the prefix, then exactly [`PLACEHOLDER_LEN`]
+    /// characters of `[a-z0-9]`)?
+    pub fn is_placeholder(text: &[u8]) -> bool {
+        text.len() == PLACEHOLDER_PREFIX.len() + PLACEHOLDER_LEN
+            && text.starts_with(PLACEHOLDER_PREFIX.as_bytes())
+            && text[PLACEHOLDER_PREFIX.len()..]
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     }
 
     /// The placeholder's text.

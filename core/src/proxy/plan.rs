@@ -58,6 +58,40 @@ pub fn plan(
     rules: &[(String, Rule)],
     plain: &[String],
 ) -> Result<Plan, RuleError> {
-    let _ = (values, rules, plain);
-    unimplemented!()
+    let loaded = |key: &str| values.iter().any(|(k, _)| k == key);
+    let mut ruled: Vec<(String, Rule)> = Vec::new();
+    for (key, rule) in rules {
+        if !loaded(key) {
+            return Err(RuleError::UnknownKey { key: key.clone() });
+        }
+        if plain.contains(key) {
+            return Err(RuleError::RuledAndPlain { key: key.clone() });
+        }
+        match ruled.iter_mut().find(|(k, _)| k == key) {
+            Some(earlier) => earlier.1 = rule.clone(),
+            None => ruled.push((key.clone(), rule.clone())),
+        }
+    }
+    if let Some(key) = plain.iter().find(|k| !loaded(k)) {
+        return Err(RuleError::UnknownKey { key: key.clone() });
+    }
+    let mut entries: Vec<(String, Disposition)> = Vec::with_capacity(values.len());
+    for (key, encrypted) in values {
+        let disposition = if ruled.iter().any(|(k, _)| k == key) {
+            Disposition::Placeholder
+        } else if *encrypted && !plain.contains(key) {
+            Disposition::Withheld
+        } else {
+            Disposition::Real
+        };
+        // A key loaded twice (from two files) is planned once, by its last load.
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(earlier) => earlier.1 = disposition,
+            None => entries.push((key.clone(), disposition)),
+        }
+    }
+    Ok(Plan {
+        entries,
+        rules: ruled,
+    })
 }

@@ -113,6 +113,14 @@ impl<'a> View<'a> {
         Self { text, removed }
     }
 
+    /// The output as it is, nothing left out.
+    pub(super) fn plain(output: &'a [u8]) -> Self {
+        Self {
+            text: Cow::Borrowed(output),
+            removed: Vec::new(),
+        }
+    }
+
     /// The position in the output of `text[at]` (or of the end, for `at == text.len()`), after
     /// any bytes left out just before it.
     pub(super) fn output_pos(&self, at: usize) -> usize {
