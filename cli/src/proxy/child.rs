@@ -11,6 +11,119 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use envx_core::proxy::{Disposition, Rule, RuleError, Vault, plan};
+use envx_core::redact::Redactor;
+use zeroize::Zeroizing;
+
+/// One value the run would inject without `--proxy`.
+pub struct Value {
+    /// Its key.
+    pub key: String,
+    /// The real value.
+    pub value: Zeroizing<String>,
+    /// Was it stored encrypted? (`false` for `-e` and the environment's values.)
+    pub encrypted: bool,
+}
+
+/// What the child gets under `--proxy`, and the vault the proxy works from.
+pub struct ChildValues {
+    /// The variables to set: placeholders, and real values the child may hold.
+    pub set: Vec<(String, Zeroizing<String>)>,
+    /// Keys the child does not get: encrypted without a rule, and not named by `--plain`.
+    pub withheld: Vec<String>,
+    /// Plaintext keys withheld because their value holds a withheld secret (a reference such
+    /// as `URL=https://u:${PASSWORD}@db`).
+    pub holds_withheld: Vec<String>,
+    /// Keys whose value holds a ruled secret, which the child gets as its placeholder there.
+    pub holds_ruled: Vec<String>,
+    /// Every ruled key: its placeholder, real value and rule.
+    pub vault: Vault,
+}
+
+/// Decides what the child gets for each of `values`, given the `rules` (file rules first, then
+/// `--proxy-hosts`) and the keys named by `--plain`.
+///
+/// A value the child may hold can still embed a secret it may not hold, through a reference
+/// (`URL=https://u:${PASSWORD}@db`): a ruled secret in it becomes its placeholder (the proxy
+/// puts the real one back on the hosts the rule allows); a withheld one withholds the whole
+/// value, unless the key is named by `--plain`.
+///
+/// # Errors
+/// A rule or `--plain` naming a key that is not loaded, or a key both ruled and plain.
+pub fn plan_values(
+    values: Vec<Value>,
+    rules: &[(String, Rule)],
+    plain: &[String],
+) -> Result<ChildValues, RuleError> {
+    let flags: Vec<(String, bool)> = values
+        .iter()
+        .map(|v| (v.key.clone(), v.encrypted))
+        .collect();
+    let plan = plan(&flags, rules, plain)?;
+    let value_of = |key: &str| values.iter().rev().find(|v| v.key == key);
+    let entries = plan
+        .ruled()
+        .iter()
+        .filter_map(|(key, rule)| {
+            let value = value_of(key)?.value.clone();
+            Some((key.clone(), value, rule.clone()))
+        })
+        .collect();
+    let vault = Vault::new(entries);
+    let withheld_pairs: Vec<(&str, &str)> = values
+        .iter()
+        .filter(|v| plan.get(&v.key) == Some(Disposition::Withheld))
+        .map(|v| (v.key.as_str(), v.value.as_str()))
+        .collect();
+    let withheld_finder = Redactor::new(&withheld_pairs);
+    let mut out = ChildValues {
+        set: Vec::new(),
+        withheld: Vec::new(),
+        holds_withheld: Vec::new(),
+        holds_ruled: Vec::new(),
+        vault: Vault::new(Vec::new()),
+    };
+    for v in &values {
+        match plan.get(&v.key) {
+            Some(Disposition::Placeholder) => {
+                if let Some(placeholder) = vault.placeholder(&v.key) {
+                    let text = Zeroizing::new(placeholder.as_str().to_owned());
+                    out.set.push((v.key.clone(), text));
+                }
+            }
+            Some(Disposition::Withheld) | None => out.withheld.push(v.key.clone()),
+            Some(Disposition::Real) => {
+                let named = plain.iter().any(|p| p == &v.key);
+                if !named && holds(&withheld_finder, &v.value) {
+                    out.holds_withheld.push(v.key.clone());
+                    continue;
+                }
+                let mut scrubber = vault.response_scrubber();
+                let mut scrubbed = Zeroizing::new(Vec::with_capacity(v.value.len()));
+                scrubber.feed(v.value.as_bytes(), &mut scrubbed);
+                scrubber.finish(&mut scrubbed);
+                if !scrubber.outcome().scrubbed.is_empty() {
+                    out.holds_ruled.push(v.key.clone());
+                }
+                let text = String::from_utf8_lossy(&scrubbed).into_owned();
+                out.set.push((v.key.clone(), Zeroizing::new(text)));
+            }
+        }
+    }
+    out.set.dedup_by(|a, b| a.0 == b.0);
+    out.vault = vault;
+    Ok(out)
+}
+
+/// Does `value` hold one of the secrets `finder` looks for (as is or encoded)?
+fn holds(finder: &Redactor, value: &str) -> bool {
+    if finder.is_empty() {
+        return false;
+    }
+    let redacted = Zeroizing::new(finder.redact(value.as_bytes()));
+    redacted.as_slice() != value.as_bytes()
+}
+
 /// The variables, read by common clients, that name a CA bundle file. The child gets each of
 /// them pointing at the run's bundle; in the parent environment each may name a bundle the
 /// run's bundle then includes.
