@@ -25,6 +25,7 @@ mod keys;
 mod parity;
 mod planted_keys;
 mod policy;
+mod proxy_engine;
 mod recipes;
 mod redact;
 mod run;

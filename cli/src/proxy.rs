@@ -1,0 +1,6 @@
+//! `envx run --proxy`: the network side. The pure logic (rules, placeholders, substitution and
+//! scrubbing) lives in `envx_core::proxy`; this module holds the sockets, TLS and the runtime,
+//! which start only when `--proxy` is given.
+
+pub mod echo;
+pub mod engine;
