@@ -8,8 +8,10 @@ mod cmd;
 mod context;
 mod exit;
 mod git;
-mod proxy;
 mod spawn;
+// `envx run --proxy`; `--check` and the tests use parts the run itself does not.
+#[allow(dead_code)]
+mod proxy;
 mod ui;
 
 use std::process::ExitCode;

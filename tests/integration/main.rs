@@ -26,6 +26,7 @@ mod parity;
 mod planted_keys;
 mod policy;
 mod proxy;
+mod proxy_engine;
 mod recipes;
 mod redact;
 mod run;

@@ -113,8 +113,14 @@ impl Setup {
     }
 
     fn command(&self, extra: &[&str], script: &str) -> std::process::Command {
-        let mut cmd: std::process::Command = envx(self.path()).into();
-        cmd.env(KEY_VAR, &self.key)
+        // A std Command (not assert_cmd's), so a test can spawn it and signal envx.
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_envx"));
+        cmd.current_dir(self.path())
+            .env_clear()
+            .env("PATH", crate::common::path_with_envx())
+            .env("HOME", self.path())
+            .env("LANG", "C.UTF-8")
+            .env(KEY_VAR, &self.key)
             .env("SSL_CERT_FILE", &self.ca.pem)
             .env("TMPDIR", self.path().join("tmp"))
             .args(["run", "--proxy", "-f", FILE])
@@ -123,8 +129,10 @@ impl Setup {
         cmd
     }
 
+    /// A file the child wrote ("" when it wrote none); bytes that are not UTF-8 shown lossily.
     fn out(&self, name: &str) -> String {
-        fs::read_to_string(self.path().join(name)).unwrap_or_default()
+        let bytes = fs::read(self.path().join(name)).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// The child's environment, as `env` printed it into `env.txt`.
@@ -200,7 +208,10 @@ fn the_child_holds_placeholders_and_the_proxy_settings_but_no_secret_or_key() {
     );
     // Encrypted without a rule: withheld. Plaintext: as it is.
     assert_eq!(s.child_var("DB_PASSWORD"), None);
-    assert_eq!(s.child_var("GREETING").as_deref(), Some("hello-plain-world"));
+    assert_eq!(
+        s.child_var("GREETING").as_deref(),
+        Some("hello-plain-world")
+    );
     // No private key under any name.
     assert!(!env.contains("DOTENV_PRIVATE_KEY"), "{env}");
     let proxy = s.child_var("HTTPS_PROXY").unwrap();
@@ -226,7 +237,11 @@ fn the_child_holds_placeholders_and_the_proxy_settings_but_no_secret_or_key() {
         "PIP_CERT",
         "CARGO_HTTP_CAINFO",
     ] {
-        assert_eq!(s.child_var(name).as_deref(), Some(bundle.as_str()), "{name}");
+        assert_eq!(
+            s.child_var(name).as_deref(),
+            Some(bundle.as_str()),
+            "{name}"
+        );
     }
     assert_eq!(s.child_var("NODE_USE_ENV_PROXY").as_deref(), Some("1"));
     assert_eq!(s.child_var("ENVX_PROXY").as_deref(), Some("1"));
@@ -256,7 +271,12 @@ fn the_bundle_is_private_holds_the_run_ca_and_no_key_is_written_to_disk() {
     // The scan saw the bundle: the system roots, the test CA envx's environment named, and
     // the run's CA.
     let test_ca = fs::read_to_string(&s.ca.pem).unwrap();
-    assert!(files.contains(test_ca.trim()), "the bundle lacks the test CA");
+    assert!(
+        files.contains(test_ca.trim()),
+        "the bundle lacks the test CA:\n{test_ca}\nscanned: {} bytes, {} certificates",
+        files.len(),
+        files.matches("BEGIN CERTIFICATE").count()
+    );
     assert!(files.matches("BEGIN CERTIFICATE").count() >= 2);
     assert!(!files.contains("PRIVATE KEY"), "a private key was written");
     assert_no_secret("the files envx wrote", &files, &s);
@@ -290,7 +310,10 @@ fn the_childs_exit_code_passes_and_the_bundle_goes_on_failure_and_on_sigterm() {
     rustix_kill(child.id());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 15));
-    assert!(!bundle.parent().unwrap().exists(), "the bundle outlived SIGTERM");
+    assert!(
+        !bundle.parent().unwrap().exists(),
+        "the bundle outlived SIGTERM"
+    );
 }
 
 fn rustix_kill(pid: u32) {
@@ -344,7 +367,12 @@ fn run_without_proxy_is_unchanged() {
     assert_ok(&out);
     assert_eq!(s.child_var("API_KEY").as_deref(), Some(SECRET));
     assert_eq!(s.child_var("DB_PASSWORD").as_deref(), Some(DB_SECRET));
-    for name in ["HTTPS_PROXY", "ENVX_PROXY", "SSL_CERT_FILE", "NODE_USE_ENV_PROXY"] {
+    for name in [
+        "HTTPS_PROXY",
+        "ENVX_PROXY",
+        "SSL_CERT_FILE",
+        "NODE_USE_ENV_PROXY",
+    ] {
         assert_eq!(s.child_var(name), None, "{name}");
     }
 }
@@ -363,7 +391,11 @@ fn plain_gives_a_withheld_key_and_a_reference_to_a_withheld_secret_is_withheld_t
     assert_ok(&out);
     assert_no_secret("the child's environment", &s.out("env.txt"), &s);
     assert_eq!(s.child_var("DATABASE_URL"), None);
-    assert!(stderr(&out).contains("DATABASE_URL is withheld"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DATABASE_URL is withheld"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         s.child_var("AUTH_HEADER"),
         Some(format!("Bearer {}", s.placeholder()))
@@ -402,37 +434,61 @@ fn curl_the_allowed_host_gets_the_value_others_the_placeholder_and_the_log_no_va
     need("curl");
     let s = Setup::new(None);
     let log = s.path().join("audit.jsonl");
-    let out = s.run(
-        &["--proxy-log", log.to_str().unwrap()],
-        &curl_script(&s),
-    );
+    let out = s.run(&["--proxy-log", log.to_str().unwrap()], &curl_script(&s));
     assert_ok(&out);
     let placeholder = s.placeholder();
     assert_no_secret("the child's environment", &s.out("env.txt"), &s);
 
     // The allowed host received the real value, and the child got its echo back scrubbed.
     let got = s.allowed.received();
-    let allowed = got.iter().find(|r| r.head.starts_with("GET /allowed ")).unwrap();
-    assert!(allowed.head.contains(&format!("Bearer {SECRET}")), "{}", allowed.head);
+    let allowed = got
+        .iter()
+        .find(|r| r.head.starts_with("GET /allowed "))
+        .unwrap();
+    assert!(
+        allowed.head.contains(&format!("Bearer {SECRET}")),
+        "{}",
+        allowed.head
+    );
     let echoed = s.out("allowed.txt");
-    assert!(echoed.starts_with("ECHO\n"), "{echoed}{}", s.out("allowed.err"));
-    assert!(echoed.contains(&format!("Bearer {placeholder}")), "{echoed}");
+    assert!(
+        echoed.starts_with("ECHO\n"),
+        "{echoed}{}",
+        s.out("allowed.err")
+    );
+    assert!(
+        echoed.contains(&format!("Bearer {placeholder}")),
+        "{echoed}"
+    );
     assert_no_secret("the response the child got", &echoed, &s);
 
     // Another ruled host (intercepted): API_KEY's placeholder, as it is.
     let other = s.other.received();
-    let other = other.iter().find(|r| r.head.starts_with("GET /other ")).unwrap();
-    assert!(other.head.contains(&format!("Bearer {placeholder}")), "{}", other.head);
+    let other = other
+        .iter()
+        .find(|r| r.head.starts_with("GET /other "))
+        .unwrap();
+    assert!(
+        other.head.contains(&format!("Bearer {placeholder}")),
+        "{}",
+        other.head
+    );
     assert_no_secret("what the other host received", &other.text(), &s);
     assert_eq!(s.out("other.code"), "200");
     // A host no rule names (tunnelled): the placeholder too.
     let unnamed = s.unnamed.received();
-    let unnamed = unnamed.iter().find(|r| r.head.starts_with("GET /unnamed ")).unwrap();
+    let unnamed = unnamed
+        .iter()
+        .find(|r| r.head.starts_with("GET /unnamed "))
+        .unwrap();
     assert!(unnamed.head.contains(&format!("Bearer {placeholder}")));
     assert_no_secret("what an unnamed host received", &unnamed.text(), &s);
 
     // Past the proxy: only the placeholder.
-    let bypass = got.iter().find(|r| r.head.starts_with("GET /bypass ")).unwrap();
+    let bypass = got
+        .iter()
+        .find(|r| r.head.starts_with("GET /bypass "))
+        .unwrap();
     assert!(bypass.head.contains(&format!("Bearer {placeholder}")));
     assert_no_secret("what a client bypassing the proxy sent", &bypass.text(), &s);
 
@@ -508,42 +564,47 @@ fn a_rule_given_on_the_command_line_needs_no_seal() {
     let out = s.run(&["--proxy-hosts", &rule], &curl_script(&s));
     assert_ok(&out);
     let unnamed = s.unnamed.received();
-    assert!(unnamed.iter().any(|r| r.head.contains(&format!("Bearer {SECRET}"))));
     assert!(
-        !s.allowed
-            .received()
+        unnamed
             .iter()
-            .any(|r| r.head.contains(SECRET))
+            .any(|r| r.head.contains(&format!("Bearer {SECRET}")))
     );
+    assert!(!s.allowed.received().iter().any(|r| r.head.contains(SECRET)));
 }
+
+/// urllib always, requests when this python has it.
+const PYTHON_PROBE: &str = r#"
+import os, sys, urllib.request as u
+base = sys.argv[1]
+h = {'Authorization': 'Bearer ' + os.environ['API_KEY']}
+print(u.urlopen(u.Request(base + '/urllib', headers=h), timeout=20).read().decode())
+try:
+    import requests
+except ImportError:
+    print('NO-REQUESTS')
+else:
+    print(requests.get(base + '/requests', headers=h, timeout=20).text)
+"#;
 
 #[test]
 #[ignore = "needs python3; .ci/run installs it and runs ignored tests"]
 fn python_urllib_and_requests_go_through_the_proxy() {
     need("python3");
     let s = Setup::new(None);
+    fs::write(s.path().join("probe.py"), PYTHON_PROBE).unwrap();
     let script = format!(
-        "env > env.txt\n\
-         python3 - <<'EOF' > python.txt 2> python.err\n\
-import os, urllib.request as u\n\
-r = u.Request('{a}/urllib', headers={{'Authorization': 'Bearer ' + os.environ['API_KEY']}})\n\
-print(u.urlopen(r, timeout=20).read().decode())\n\
-try:\n\
-    import requests\n\
-except ImportError:\n\
-    print('NO-REQUESTS')\n\
-else:\n\
-    h = {{'Authorization': 'Bearer ' + os.environ['API_KEY']}}\n\
-    print(requests.get('{a}/requests', headers=h, timeout=20).text)\n\
-EOF\n\
-         true",
+        "env > env.txt; python3 probe.py {a} > python.txt 2> python.err; true",
         a = s.allowed.url()
     );
     let out = s.run(&[], &script);
     assert_ok(&out);
     let placeholder = s.placeholder();
     let printed = s.out("python.txt");
-    assert!(printed.contains("GET /urllib "), "{printed}{}", s.out("python.err"));
+    assert!(
+        printed.contains("GET /urllib "),
+        "{printed}{}",
+        s.out("python.err")
+    );
     assert!(printed.contains(&placeholder), "{printed}");
     assert_no_secret("python's output", &printed, &s);
     let got = s.allowed.received();
@@ -561,14 +622,14 @@ EOF\n\
 const NODE_CONNECT: &str = r#"
 const http = require('http'), https = require('https'), tls = require('tls');
 const proxy = new URL(process.env.HTTPS_PROXY);
-const target = new URL(process.argv[1]);
+const target = new URL(process.argv[2]);
 const auth = Buffer.from(decodeURIComponent(proxy.username) + ':' + decodeURIComponent(proxy.password)).toString('base64');
 http.request({host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: target.host,
               headers: {'Proxy-Authorization': 'Basic ' + auth}})
   .on('connect', (res, socket) => {
     if (res.statusCode !== 200) { console.error('CONNECT ' + res.statusCode); process.exit(1); }
     https.get(target, {headers: {authorization: 'Bearer ' + process.env.API_KEY},
-                       createConnection: () => tls.connect({socket, servername: undefined})},
+                       createConnection: () => tls.connect({socket, host: target.hostname})},
       r => { let b = ''; r.on('data', d => b += d); r.on('end', () => { console.log(b); socket.destroy(); }); })
       .on('error', e => { console.error(String(e)); process.exit(1); });
   })
@@ -589,7 +650,11 @@ fn node_through_a_connect_tunnel() {
     let out = s.run(&[], &script);
     assert_ok(&out);
     let printed = s.out("node.txt");
-    assert!(printed.contains("GET /node "), "{printed}{}", s.out("node.err"));
+    assert!(
+        printed.contains("GET /node "),
+        "{printed}{}",
+        s.out("node.err")
+    );
     assert!(printed.contains(&s.placeholder()), "{printed}");
     assert_no_secret("node's output", &printed, &s);
     let got = s.allowed.received();
@@ -636,7 +701,10 @@ fn git_ls_remote_sends_the_real_password_in_basic_auth() {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(basic)
         .unwrap();
-    assert_eq!(String::from_utf8(decoded).unwrap(), format!("deploy:{SECRET}"));
+    assert_eq!(
+        String::from_utf8(decoded).unwrap(),
+        format!("deploy:{SECRET}")
+    );
     assert_no_secret("git's output", &(s.out("git.txt") + &s.out("git.err")), &s);
 }
 

@@ -208,7 +208,12 @@ fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, log: &Mutex<Vec<Rece
             .into_bytes()
         };
         let stream = reader.get_mut();
-        if stream.write_all(&response).and_then(|()| stream.flush()).is_err() || close {
+        if stream
+            .write_all(&response)
+            .and_then(|()| stream.flush())
+            .is_err()
+            || close
+        {
             stream.conn.send_close_notify();
             let _ = stream.flush();
             return;

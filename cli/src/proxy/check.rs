@@ -94,7 +94,10 @@ fn probes() -> Vec<Probe> {
         Probe {
             name: "python requests",
             program: "python3",
-            version: &["-c", "import requests; print('requests', requests.__version__)"],
+            version: &[
+                "-c",
+                "import requests; print('requests', requests.__version__)",
+            ],
             request: || vec!["-c".to_owned(), REQUESTS.to_owned()],
             advice: "requests reads HTTPS_PROXY and REQUESTS_CA_BUNDLE (not installed for this python?)",
         },
@@ -218,7 +221,11 @@ pub fn run(env: &HashMap<String, String>, ui: &Ui) -> Result<Exit, Failure> {
     }
     proxy.shutdown();
     drop(bundle);
-    Ok(if failed == 0 { Exit::Success } else { Exit::Error })
+    Ok(if failed == 0 {
+        Exit::Success
+    } else {
+        Exit::Error
+    })
 }
 
 /// Runs one probe; its stdout, or what went wrong.
@@ -318,16 +325,18 @@ fn version(program: &PathBuf, args: &[&str], env: &HashMap<String, String>) -> O
 
 /// `name` found on `path` (a `PATH` value), as an executable file.
 fn find_on_path(name: &str, path: Option<&String>) -> Option<PathBuf> {
-    std::env::split_paths(path?).map(|d| d.join(name)).find(|p| {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        }
-        #[cfg(not(unix))]
-        {
-            p.is_file()
-        }
-    })
+    std::env::split_paths(path?)
+        .map(|d| d.join(name))
+        .find(|p| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                p.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            }
+            #[cfg(not(unix))]
+            {
+                p.is_file()
+            }
+        })
 }

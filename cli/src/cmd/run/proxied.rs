@@ -70,7 +70,9 @@ pub(super) fn run(
     };
     let extra_roots_pem = match ctx.env.get("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
         Some(file) => Some(std::fs::read(file).map_err(|e| {
-            Failure::new(format!("SSL_CERT_FILE names {file}, which cannot be read: {e}"))
+            Failure::new(format!(
+                "SSL_CERT_FILE names {file}, which cannot be read: {e}"
+            ))
         })?),
         None => None,
     };
@@ -137,8 +139,8 @@ fn values(
     let mut out: Vec<Value> = injected
         .into_iter()
         .map(|(key, value)| {
-            let encrypted = !from_e.contains(key.as_str())
-                && loaded.get(&key).is_some_and(|v| v.encrypted);
+            let encrypted =
+                !from_e.contains(key.as_str()) && loaded.get(&key).is_some_and(|v| v.encrypted);
             Value {
                 key,
                 value,
@@ -302,5 +304,9 @@ fn list<S: AsRef<str>>(names: &[S]) -> String {
     if names.is_empty() {
         return "none".to_owned();
     }
-    names.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
