@@ -320,7 +320,9 @@ fn version(program: &PathBuf, args: &[&str], env: &HashMap<String, String>) -> O
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    Some(first_line(&text))
+    // `curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/…`: the name and version are enough.
+    let line = first_line(&text);
+    Some(line.split(" (").next().unwrap_or_default().to_owned())
 }
 
 /// `name` found on `path` (a `PATH` value), as an executable file.
