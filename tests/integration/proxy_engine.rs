@@ -372,7 +372,10 @@ async fn connect_to_a_ruled_host_is_intercepted_with_a_cached_leaf_from_the_run_
 
 #[tokio::test]
 async fn a_host_header_other_than_the_connect_target_gets_421_and_is_not_forwarded() {
-    let t = two(header_only(), |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let file = std::fs::File::create(&log).unwrap();
+    let t = two(header_only(), |c| c.audit = Some(file));
     let mut sender = through(&t.proxy, t.a.addr()).await;
     let a = t.a.addr();
     for host in [
@@ -402,6 +405,20 @@ async fn a_host_header_other_than_the_connect_target_gets_421_and_is_not_forward
         .unwrap();
     assert_eq!(send(&mut sender, req).await.status, 200);
     assert_eq!(t.a.received().len(), 1);
+    // Each refused request that carried a placeholder is in the log, as refused.
+    drop(sender);
+    t.proxy.shutdown();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for line in lines {
+        assert_eq!(line["status"], 421);
+        assert_eq!(line["outcome"], "refused");
+        assert_eq!(line["refused"], serde_json::json!(["API_KEY"]));
+    }
 }
 
 /// Accepts any certificate: lets the test send an SNI the leaf does not name, to see that the
