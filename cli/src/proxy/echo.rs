@@ -106,6 +106,8 @@ impl EchoServer {
                             _ = &mut stopped => break,
                             accepted = listener.accept() => {
                                 let Ok((tcp, _)) = accepted else { continue };
+                                // Small TLS and HTTP writes go out at once, not after a delayed ACK.
+                                let _ = tcp.set_nodelay(true);
                                 tokio::spawn(serve(acceptor.clone(), tcp, log.clone(), connections));
                                 connections += 1;
                             }
