@@ -207,6 +207,7 @@ async fn through(proxy: &RunningProxy, addr: SocketAddr) -> Sender {
 
 struct Reply {
     status: StatusCode,
+    headers: http::HeaderMap,
     body: String,
 }
 
@@ -214,9 +215,11 @@ async fn send(sender: &mut Sender, req: Request<Full<Bytes>>) -> Reply {
     sender.ready().await.unwrap();
     let resp = sender.send_request(req).await.unwrap();
     let status = resp.status();
+    let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
@@ -527,6 +530,11 @@ async fn placeholders_become_values_only_where_their_rule_allows_and_echoes_are_
         reply
             .body
             .contains(&format!("authorization: Bearer {}", t.api))
+    );
+    assert_eq!(
+        reply.headers["x-echo-authorization"],
+        format!("Bearer {}", t.api).as_str(),
+        "response headers are scrubbed too"
     );
 
     // Basic auth as git sends it: decoded, substituted, encoded again.
