@@ -622,6 +622,30 @@ async fn request_bodies_get_values_only_for_a_rule_with_body() {
 }
 
 #[tokio::test]
+async fn a_large_request_body_is_streamed_and_substituted() {
+    let body_too = Surfaces {
+        header: true,
+        query: false,
+        body: true,
+    };
+    let t = two(body_too, |_| {});
+    let mut to_a = through(&t.proxy, t.a.addr()).await;
+    // Over the 1 MiB read whole: streamed, with the placeholder at both ends and in between.
+    let filler = "x".repeat(700_000);
+    let text = format!("{0}{1}{0}{1}{0}", t.api, filler);
+    let req = Request::post("/upload")
+        .header("host", t.a.addr().to_string())
+        .body(Full::new(Bytes::from(text)))
+        .unwrap();
+    assert_eq!(send(&mut to_a, req).await.status, 200);
+    let got = t.a.received();
+    let expected = format!("{0}{1}{0}{1}{0}", SECRET, filler);
+    assert!(got[0].body == expected.as_bytes(), "body not substituted");
+    assert!(got[0].header("content-length").is_none());
+    assert_eq!(header_of(&got[0], "transfer-encoding"), "chunked");
+}
+
+#[tokio::test]
 async fn upstream_certificates_are_verified() {
     // No extra roots: the upstream's test CA is not trusted, so nothing is sent to it.
     let t = two(header_only(), |c| c.extra_roots_pem = None);
