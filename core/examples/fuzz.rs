@@ -7,7 +7,8 @@
 //! cargo run --release -p envx-core --example fuzz -- [--seconds N] [--seed S] [TARGET...]
 //! ```
 //!
-//! Targets: `document`, `expand`, `ciphertext`, `keys-file` (default: all, N seconds each).
+//! Targets: `document`, `expand`, `ciphertext`, `keys-file`, `substituter` (default: all, N
+//! seconds each).
 //! Inputs in `fuzz/regressions/<target>/` are replayed first; a failing input is written to
 //! `fuzz/crashes/<target>-<n>` and the run exits 1. Commit a crash reproducer to
 //! `fuzz/regressions/<target>/` once fixed.
@@ -25,6 +26,7 @@ use envx_core::document::{Document, encode_value};
 use envx_core::expand::{Budget, expand, has_command_substitution, substitute_commands};
 use envx_core::keys::PrivateKey;
 use envx_core::keys_file::parse_keys_file;
+use envx_core::proxy::{HostPattern, Rule, Stream, Surfaces, Vault};
 use zeroize::Zeroizing;
 
 /// A small, fast generator (xorshift64*); the seed is printed so a run can be repeated.
@@ -131,6 +133,54 @@ type Check = fn(&str, &Context);
 struct Context {
     key: PrivateKey,
     vars: HashMap<String, String>,
+    vault: Vault,
+}
+
+/// The proxy vault's keys: (name, real value, surfaces) for rules that all name `allowed.example`.
+const VAULT_KEYS: [(&str, &str, Surfaces); 3] = [
+    (
+        "A",
+        "real-a-value",
+        Surfaces {
+            header: true,
+            query: false,
+            body: false,
+        },
+    ),
+    (
+        "B",
+        "real b&value=é",
+        Surfaces {
+            header: true,
+            query: true,
+            body: true,
+        },
+    ),
+    (
+        "C",
+        "real\"c\"\r\nvalue",
+        Surfaces {
+            header: true,
+            query: false,
+            body: true,
+        },
+    ),
+];
+
+fn vault() -> Vault {
+    let hosts = vec![HostPattern::parse("allowed.example").unwrap()];
+    Vault::new(
+        VAULT_KEYS
+            .iter()
+            .map(|(key, value, surfaces)| {
+                let rule = Rule {
+                    hosts: hosts.clone(),
+                    surfaces: *surfaces,
+                };
+                ((*key).to_owned(), Zeroizing::new((*value).to_owned()), rule)
+            })
+            .collect(),
+    )
 }
 
 fn check_document(input: &str, _: &Context) {
@@ -201,6 +251,104 @@ fn check_keys_file(input: &str, _: &Context) {
     }
 }
 
+/// The input with the grammar's tokens turned into the proxy's: `$A`/`$B`/`$C` a key's
+/// placeholder, `${` half of one, `$(` a real value, `encrypted:` the placeholders' prefix.
+fn proxy_text(input: &str, vault: &Vault) -> Vec<u8> {
+    let ph = |k: &str| vault.placeholder(k).unwrap().to_string();
+    input
+        .replace("$A", &ph("A"))
+        .replace("$B", &ph("B"))
+        .replace("$C", &ph("C"))
+        .replace("${", &ph("B")[..20])
+        .replace("$(", VAULT_KEYS[1].1)
+        .replace("encrypted:", "envxph_")
+        .into_bytes()
+}
+
+/// Feeds `text` in chunks of `size` bytes.
+fn chunked(mut stream: Stream<'_>, text: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in text.chunks(size.max(1)) {
+        stream.feed(chunk, &mut out);
+    }
+    stream.finish(&mut out);
+    out
+}
+
+/// Replaces each placeholder of a key `allowed` says yes to by `value(key)`, left to right.
+fn model(text: &[u8], ctx: &Context, allowed: impl Fn(usize) -> Option<Vec<u8>>) -> Vec<u8> {
+    let phs: Vec<String> = ctx
+        .vault
+        .placeholders()
+        .map(|(_, p)| p.to_string())
+        .collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    'scan: while at < text.len() {
+        for (k, ph) in phs.iter().enumerate() {
+            if text[at..].starts_with(ph.as_bytes()) {
+                out.extend_from_slice(&allowed(k).unwrap_or_else(|| ph.clone().into_bytes()));
+                at += ph.len();
+                continue 'scan;
+            }
+        }
+        out.push(text[at]);
+        at += 1;
+    }
+    out
+}
+
+fn check_substituter(input: &str, ctx: &Context) {
+    let text = proxy_text(input, &ctx.vault);
+    let real = |k: usize| VAULT_KEYS[k].1.as_bytes().to_vec();
+    for host in ["allowed.example", "other.example"] {
+        // Bodies: any chunking gives the one-pass result, which is the model's.
+        let body = |k: usize| (host == "allowed.example" && VAULT_KEYS[k].2.body).then(|| real(k));
+        let whole = chunked(ctx.vault.body_substituter(host, 443), &text, text.len());
+        assert_eq!(
+            whole,
+            model(&text, ctx, body),
+            "body substitution differs from the model"
+        );
+        for size in [1, 2, 3, 7, 46, 48] {
+            let streamed = chunked(ctx.vault.body_substituter(host, 443), &text, size);
+            assert_eq!(streamed, whole, "chunks of {size} change the body");
+        }
+        // Heads: header values as the model says (a value with a line break is never written
+        // into a header), Proxy-Authorization untouched.
+        let header = |k: usize| {
+            (host == "allowed.example" && !VAULT_KEYS[k].1.contains('\n')).then(|| real(k))
+        };
+        let mut target = String::from("/p");
+        let mut headers = vec![
+            ("X-Key".to_owned(), text.clone()),
+            ("Proxy-Authorization".to_owned(), text.clone()),
+        ];
+        ctx.vault.request_head(host, 443, &mut target, &mut headers);
+        assert_eq!(
+            headers[0].1,
+            model(&text, ctx, header),
+            "header substitution differs"
+        );
+        assert_eq!(headers[1].1, text, "Proxy-Authorization was touched");
+    }
+    // Responses: no real value survives, whatever the chunking.
+    let whole = chunked(ctx.vault.response_scrubber(), &text, text.len());
+    for (key, value, _) in VAULT_KEYS {
+        assert!(
+            memchr::memmem::find(&whole, value.as_bytes()).is_none(),
+            "the scrubber left {key}'s value"
+        );
+    }
+    for size in [1, 5, 13] {
+        let streamed = chunked(ctx.vault.response_scrubber(), &text, size);
+        assert_eq!(
+            streamed, whole,
+            "chunks of {size} change the scrubbed response"
+        );
+    }
+}
+
 fn seeds(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let Ok(cases) = std::fs::read_dir(root.join("fixtures/dotenvx")) else {
@@ -257,11 +405,12 @@ fn main() {
             other => chosen.push(other.to_owned()),
         }
     }
-    let targets: [(&str, Check); 4] = [
+    let targets: [(&str, Check); 5] = [
         ("document", check_document),
         ("expand", check_expand),
         ("ciphertext", check_ciphertext),
         ("keys-file", check_keys_file),
+        ("substituter", check_substituter),
     ];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let corpus = seeds(&root);
@@ -270,6 +419,7 @@ fn main() {
         vars: [("A", "alpha"), ("B", "$A"), ("EMPTY", "")]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .into(),
+        vault: vault(),
     };
     std::panic::set_hook(Box::new(|_| {}));
     let mut failed = false;

@@ -3,33 +3,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::common::{envx, stderr_of};
+use crate::common::{envx, git_ok, stderr_of};
 
 const KEY: &str = "64294efce9d019865bd2ed212fac9dfaacfb744fa5fd5c39453ea0f20871948f";
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .expect("git is needed for this test");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn write(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
@@ -40,11 +17,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 /// A repository holding `files`, all staged.
 fn staged(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git_ok(dir.path(), &["init", "-q", "-b", "main"]);
     for (name, text) in files {
         write(dir.path(), name, text);
     }
-    git(dir.path(), &["add", "-A"]);
+    git_ok(dir.path(), &["add", "-A"]);
     dir
 }
 
@@ -119,7 +96,7 @@ fn precommit_lets_through_files_that_are_not_env_files() {
         .args(["set", "API_KEY", "sk_live_5", "-f", "env.production"])
         .assert()
         .success();
-    git(dir.path(), &["add", "env.production"]);
+    git_ok(dir.path(), &["add", "env.production"]);
     envx(dir.path()).arg("precommit").assert().success();
 }
 
@@ -171,7 +148,7 @@ fn diff_compares_what_the_rule_calls_env_files() {
         (".envrc", "source_up\nPATH_add bin\n"),
     ]);
     let d = dir.path();
-    git(d, &["commit", "-q", "-m", "base"]);
+    git_ok(d, &["commit", "-q", "-m", "base"]);
     write(d, "env.production", "REGION=us-east-1\n");
     write(d, ".envrc", "source_up\nPATH_add tools\n");
     let out = envx(d).arg("diff").output().unwrap();

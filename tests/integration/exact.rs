@@ -221,6 +221,23 @@ fn r11_a_ciphertext_copied_from_another_environment_does_not_open() {
         .assert()
         .code(1);
     assert!(!marker.exists(), "the child started");
+    // A CI runner that holds every environment's key, in variables and not in .env.keys:
+    // the staging key is at hand, and must still not open a production value.
+    let keys = fs::read_to_string(dir.path().join(".env.keys")).unwrap();
+    fs::remove_file(dir.path().join(".env.keys")).unwrap();
+    let mut get = envx(dir.path());
+    get.args(["get", "NEXT_PUBLIC_ANALYTICS_ID", "-f", ".env.production"]);
+    for line in keys.lines() {
+        if let Some((name, value)) = line.split_once('=')
+            && name.starts_with("DOTENV_PRIVATE_KEY_")
+        {
+            get.env(name, value.trim_matches('"'));
+        }
+    }
+    let out = get.assert().code(1);
+    let err = stderr(out.get_output());
+    assert!(err.contains("cannot decrypt"), "{err}");
+    assert!(!err.contains("staging-secret"));
 }
 
 #[test]

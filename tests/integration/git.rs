@@ -5,36 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::{envx, get_json, path_with_envx, set_ok, stderr_of};
-
-/// `git` in `dir` with a scrubbed environment and a fixed identity.
-fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", path_with_envx())
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("the git tests need the `git` command on PATH, and it could not run: {e}")
-        })
-}
-
-fn git_ok(dir: &Path, args: &[&str]) -> String {
-    let out = git(dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::common::{envx, get_json, git, git_ok, set_ok, stderr_of};
 
 /// A repository with envx's drivers, ignores, and one committed encrypted file.
 fn repo() -> tempfile::TempDir {

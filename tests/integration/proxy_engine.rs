@@ -207,6 +207,7 @@ async fn through(proxy: &RunningProxy, addr: SocketAddr) -> Sender {
 
 struct Reply {
     status: StatusCode,
+    headers: http::HeaderMap,
     body: String,
 }
 
@@ -214,9 +215,11 @@ async fn send(sender: &mut Sender, req: Request<Full<Bytes>>) -> Reply {
     sender.ready().await.unwrap();
     let resp = sender.send_request(req).await.unwrap();
     let status = resp.status();
+    let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
@@ -372,7 +375,10 @@ async fn connect_to_a_ruled_host_is_intercepted_with_a_cached_leaf_from_the_run_
 
 #[tokio::test]
 async fn a_host_header_other_than_the_connect_target_gets_421_and_is_not_forwarded() {
-    let t = two(header_only(), |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let file = std::fs::File::create(&log).unwrap();
+    let t = two(header_only(), |c| c.audit = Some(file));
     let mut sender = through(&t.proxy, t.a.addr()).await;
     let a = t.a.addr();
     for host in [
@@ -402,6 +408,20 @@ async fn a_host_header_other_than_the_connect_target_gets_421_and_is_not_forward
         .unwrap();
     assert_eq!(send(&mut sender, req).await.status, 200);
     assert_eq!(t.a.received().len(), 1);
+    // Each refused request that carried a placeholder is in the log, as refused.
+    drop(sender);
+    t.proxy.shutdown();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for line in lines {
+        assert_eq!(line["status"], 421);
+        assert_eq!(line["outcome"], "refused");
+        assert_eq!(line["refused"], serde_json::json!(["API_KEY"]));
+    }
 }
 
 /// Accepts any certificate: lets the test send an SNI the leaf does not name, to see that the
@@ -511,6 +531,11 @@ async fn placeholders_become_values_only_where_their_rule_allows_and_echoes_are_
             .body
             .contains(&format!("authorization: Bearer {}", t.api))
     );
+    assert_eq!(
+        reply.headers["x-echo-authorization"],
+        format!("Bearer {}", t.api).as_str(),
+        "response headers are scrubbed too"
+    );
 
     // Basic auth as git sends it: decoded, substituted, encoded again.
     let req = get(t.a.addr(), "/repo.git/info/refs")
@@ -594,6 +619,30 @@ async fn request_bodies_get_values_only_for_a_rule_with_body() {
         .unwrap();
     assert_eq!(send(&mut to_b, req).await.status, 200);
     assert_eq!(t.b.received()[0].body, text.as_bytes());
+}
+
+#[tokio::test]
+async fn a_large_request_body_is_streamed_and_substituted() {
+    let body_too = Surfaces {
+        header: true,
+        query: false,
+        body: true,
+    };
+    let t = two(body_too, |_| {});
+    let mut to_a = through(&t.proxy, t.a.addr()).await;
+    // Over the 1 MiB read whole: streamed, with the placeholder at both ends and in between.
+    let filler = "x".repeat(700_000);
+    let text = format!("{0}{1}{0}{1}{0}", t.api, filler);
+    let req = Request::post("/upload")
+        .header("host", t.a.addr().to_string())
+        .body(Full::new(Bytes::from(text)))
+        .unwrap();
+    assert_eq!(send(&mut to_a, req).await.status, 200);
+    let got = t.a.received();
+    let expected = format!("{0}{1}{0}{1}{0}", SECRET, filler);
+    assert!(got[0].body == expected.as_bytes(), "body not substituted");
+    assert!(got[0].header("content-length").is_none());
+    assert_eq!(header_of(&got[0], "transfer-encoding"), "chunked");
 }
 
 #[tokio::test]

@@ -6,32 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{envx, path_with_envx, snapshot, stderr_of};
+use crate::common::{envx, git_ok, snapshot, stderr_of};
 
 const FILE: &str = ".env.production";
 const KEY_VAR: &str = "DOTENV_PRIVATE_KEY_PRODUCTION";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        // git's drivers call `envx` from PATH.
-        .env("PATH", path_with_envx())
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A repository with a sealed `.env.production`: sealed at seq 1 (committed as `v1`), then
 /// changed by the key holder, which resealed it at seq 2 (committed). The private key is not in
@@ -46,7 +24,7 @@ impl Repo {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let holder = tempfile::tempdir().unwrap();
-        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git_ok(dir.path(), &["init", "-q", "-b", "main"]);
         fs::write(
             dir.path().join(FILE),
             "# production\nDATABASE_URL=postgres://db.internal/app\nSTRIPE_SECRET_KEY=sk_live_1\nNEXT_PUBLIC_ANALYTICS_ID=UA-1\n# the port\nPORT=8080\n",
@@ -71,8 +49,8 @@ impl Repo {
             v1: String::new(),
         };
         repo.holder(&["seal", "--yes", "-f", FILE]).success();
-        git(repo.path(), &["add", FILE]);
-        git(repo.path(), &["commit", "-q", "-m", "v1"]);
+        git_ok(repo.path(), &["add", FILE]);
+        git_ok(repo.path(), &["commit", "-q", "-m", "v1"]);
         let v1 = repo.text();
         repo.holder(&["set", "PORT", "9090", "-f", FILE]).success();
         assert!(
@@ -80,7 +58,7 @@ impl Repo {
             "{}",
             repo.text()
         );
-        git(repo.path(), &["commit", "-q", "-am", "v2"]);
+        git_ok(repo.path(), &["commit", "-q", "-am", "v2"]);
         Self { v1, ..repo }
     }
 
@@ -420,7 +398,7 @@ fn every_attack_by_a_public_key_holder_is_caught_until_a_key_holder_seals() {
             Repair::Restore => {
                 // The key holder cannot seal a file that declares someone else's key.
                 r.holder(&["seal", "--yes", "-f", FILE]).failure();
-                git(r.path(), &["checkout", "--", FILE]);
+                git_ok(r.path(), &["checkout", "--", FILE]);
             }
         }
         r.holder(&["seal", "--yes", "-f", FILE]).success();
@@ -501,7 +479,7 @@ fn key_holders_writes_reseal_and_public_key_writes_leave_the_seal_stale() {
     assert!(rotated.contains("#envx-seal v1 seq=6 "), "{rotated}");
     // After a rotation the file's new key signs; HEAD still declares the old one.
     r.public_only(&["verify", "-f", FILE]).failure();
-    git(r.path(), &["commit", "-q", "-am", "rotated"]);
+    git_ok(r.path(), &["commit", "-q", "-am", "rotated"]);
     r.public_only(&["verify", "-f", FILE]).success();
     // The rotation wrote the new private key into a keys file in the repository folder.
     r.public_only(&["decrypt", "-f", FILE]).success();
@@ -598,9 +576,9 @@ fn an_unsealed_file_cannot_shadow_a_sealed_one_under_require_seal() {
 fn verify_base_checks_the_signer_and_the_sequence_against_a_revision() {
     let r = Repo::new();
     // A pull request that replays v1 and commits it: HEAD is then the replay, the base is not.
-    git(r.path(), &["checkout", "-q", "-b", "pr"]);
+    git_ok(r.path(), &["checkout", "-q", "-b", "pr"]);
     r.write(&r.v1);
-    git(r.path(), &["commit", "-q", "-am", "replay"]);
+    git_ok(r.path(), &["commit", "-q", "-am", "replay"]);
     r.public_only(&["verify", "-f", FILE]).success();
     let out = r
         .public_only(&["verify", "--base", "main", "-f", FILE])
@@ -644,15 +622,15 @@ fn ls_diff_and_textconv_show_the_seal_state() {
 fn a_merge_drops_a_seal_that_no_longer_verifies() {
     let r = Repo::new();
     envx(r.path()).arg("git-setup").assert().success();
-    git(r.path(), &["add", ".gitattributes"]);
-    git(r.path(), &["commit", "-q", "-m", "drivers"]);
-    git(r.path(), &["checkout", "-q", "-b", "other"]);
+    git_ok(r.path(), &["add", ".gitattributes"]);
+    git_ok(r.path(), &["commit", "-q", "-m", "drivers"]);
+    git_ok(r.path(), &["checkout", "-q", "-b", "other"]);
     r.holder(&["set", "A_OTHER", "1", "-f", FILE]).success();
-    git(r.path(), &["commit", "-q", "-am", "other"]);
-    git(r.path(), &["checkout", "-q", "main"]);
+    git_ok(r.path(), &["commit", "-q", "-am", "other"]);
+    git_ok(r.path(), &["checkout", "-q", "main"]);
     r.holder(&["set", "A_MAIN", "2", "-f", FILE]).success();
-    git(r.path(), &["commit", "-q", "-am", "main"]);
-    git(r.path(), &["merge", "-q", "--no-edit", "other"]);
+    git_ok(r.path(), &["commit", "-q", "-am", "main"]);
+    git_ok(r.path(), &["merge", "-q", "--no-edit", "other"]);
     let text = r.text();
     assert!(
         text.contains("A_OTHER=") && text.contains("A_MAIN="),

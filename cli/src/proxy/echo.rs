@@ -1,7 +1,7 @@
 //! The HTTPS echo server `envx run --proxy --check` probes clients against: it listens on a
 //! loopback address with a certificate from its own in-memory CA, answers every request with
-//! what it received (method, target, headers, body), and keeps a copy for the caller to
-//! inspect. The proxy reaches it through [`super::engine::ExtraUpstream`].
+//! what it received (method, target, headers, body; the `Authorization` header also as the
+//! response header `x-echo-authorization`), and keeps a copy for the caller to inspect. The proxy reaches it through [`super::engine::ExtraUpstream`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -106,6 +106,8 @@ impl EchoServer {
                             _ = &mut stopped => break,
                             accepted = listener.accept() => {
                                 let Ok((tcp, _)) = accepted else { continue };
+                                // Small TLS and HTTP writes go out at once, not after a delayed ACK.
+                                let _ = tcp.set_nodelay(true);
                                 tokio::spawn(serve(acceptor.clone(), tcp, log.clone(), connections));
                                 connections += 1;
                             }
@@ -206,5 +208,10 @@ async fn echo(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain"),
     );
+    // The credential comes back in a header too, to show that headers are scrubbed as well.
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+        resp.headers_mut()
+            .insert("x-echo-authorization", auth.clone());
+    }
     Ok(resp)
 }

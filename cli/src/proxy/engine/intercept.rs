@@ -115,18 +115,17 @@ fn names_target(target: &Target, req: &Request<Incoming>) -> Result<(), Refusal>
 async fn handle(conn: &Conn, req: Request<Incoming>) -> Response<ProxyBody> {
     let shared = &conn.shared;
     let target = &conn.target;
-    if !conn.sni_ok {
-        return text(
+    let misdirected = if conn.sni_ok {
+        names_target(target, &req).err()
+    } else {
+        Some(refuse(
             StatusCode::MISDIRECTED_REQUEST,
             &format!(
                 "envx proxy: TLS server name differs from the CONNECT target {}\n",
                 target.authority()
             ),
-        );
-    }
-    if let Err((status, why)) = names_target(target, &req) {
-        return text(status, &why);
-    }
+        ))
+    };
     let (mut parts, body) = req.into_parts();
     let method = parts.method.clone();
     let original = parts
@@ -162,6 +161,14 @@ async fn handle(conn: &Conn, req: Request<Incoming>) -> Response<ProxyBody> {
             status,
         });
     };
+    if let Some((status, why)) = misdirected {
+        // Nothing is forwarded; the log still says which placeholders were sent here.
+        wipe(&mut headers);
+        let mut seen = head.substituted;
+        seen.extend(head.refused);
+        record(&[], &seen, status.as_u16());
+        return text(status, &why);
+    }
     if shared.strict && !head.refused.is_empty() {
         wipe(&mut headers);
         record(&[], &head.refused, 403);

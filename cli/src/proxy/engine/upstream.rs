@@ -56,8 +56,20 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
-/// The platform's trusted roots (rustls-native-certs: like OpenSSL, it reads the file named by
-/// `SSL_CERT_FILE` instead when that is set), plus `extra` certificates.
+/// The system's bundle at its usual places (Debian and Ubuntu, Fedora and RHEL, openSUSE,
+/// Alpine and macOS), for when `SSL_CERT_FILE` or `SSL_CERT_DIR` hides it from
+/// rustls-native-certs.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The platform's trusted roots plus `extra` certificates. rustls-native-certs reads the file
+/// named by `SSL_CERT_FILE` (or the folders of `SSL_CERT_DIR`) *instead of* the system store
+/// when set, as OpenSSL does; envx wants both (a corporate CA in `SSL_CERT_FILE` must not
+/// cost the public roots), so the system bundle is then read as well.
 ///
 /// # Errors
 /// When an extra certificate cannot be added.
@@ -65,6 +77,18 @@ pub fn system_roots(extra: &[CertificateDer<'static>]) -> Result<RootCertStore, 
     let mut roots = RootCertStore::empty();
     // Unreadable platform certificates are skipped: the ones that load still verify.
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let redirected = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if redirected
+        && let Some(bundle) = SYSTEM_BUNDLES
+            .iter()
+            .map(std::path::Path::new)
+            .find(|p| p.is_file())
+    {
+        let loaded = rustls_native_certs::load_certs_from_paths(Some(bundle), None);
+        roots.add_parsable_certificates(loaded.certs);
+    }
     for cert in extra {
         roots.add(cert.clone())?;
     }
