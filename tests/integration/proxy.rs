@@ -297,7 +297,7 @@ fn the_childs_exit_code_passes_and_the_bundle_goes_on_failure_and_on_sigterm() {
     // SIGTERM to envx reaches the child, and envx still removes the bundle.
     fs::remove_file(s.path().join("env.txt")).unwrap();
     let mut child = s
-        .command(&[], "env > env.txt; sleep 30 & wait")
+        .command(&[], "env > env.tmp && mv env.tmp env.txt; exec sleep 30")
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
@@ -354,6 +354,22 @@ fn rules_from_a_file_whose_seal_does_not_verify_start_nothing() {
     s.write(&sealed);
     s.run(&[], "touch child-ran");
     assert!(s.path().join("child-ran").exists(), "the sealed file runs");
+}
+
+#[test]
+fn redact_with_proxy_filters_real_values_and_shows_placeholders() {
+    let s = Setup::new(None);
+    let out = s.run(
+        &["--redact"],
+        "env > env.txt; echo \"key=$API_KEY\"; echo \"greeting=$GREETING\"",
+    );
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("key={}", s.placeholder())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("greeting=[REDACTED:GREETING]"), "{stdout}");
 }
 
 #[test]
