@@ -103,7 +103,7 @@ pub struct ProxyArgs {
     /// A rule for this run: KEY's placeholder becomes its value in request headers to these
     /// hosts (repeatable; a name, *.name or IPv4 address, optional :port).
     #[arg(long = "proxy-hosts", value_name = "KEY=HOST,...", requires = "proxy")]
-    pub hosts: Vec<String>,
+    pub proxy_hosts: Vec<String>,
     /// Give the child the real value of these encrypted keys that have no rule (comma-separated
     /// or repeated).
     #[arg(long, value_delimiter = ',', value_name = "KEYS", requires = "proxy")]
@@ -111,11 +111,11 @@ pub struct ProxyArgs {
     /// Answer 403 to a request that carries a placeholder to a host or in a place its rule does
     /// not allow (without it the placeholder goes out as it is).
     #[arg(long = "proxy-strict", requires = "proxy")]
-    pub strict: bool,
+    pub proxy_strict: bool,
     /// Append one JSON line per request that carried a placeholder to FILE (created 0600; key
     /// names, host, method, path, decision, status; never a value).
     #[arg(long = "proxy-log", value_name = "FILE", requires = "proxy")]
-    pub log: Option<PathBuf>,
+    pub proxy_log: Option<PathBuf>,
     /// Probe the clients installed here (curl, python, node, git, go) through the proxy
     /// against a built-in echo server, and print which work; runs no command.
     #[arg(long, requires = "proxy")]

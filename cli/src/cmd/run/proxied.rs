@@ -41,7 +41,7 @@ pub(super) fn run(
     let mut rules = file_rules(loaded, &search)?;
     // A file rule for a key this run does not load (`--only`) has nothing to do.
     rules.retain(|(key, _)| loaded_keys.contains(key.as_str()));
-    for arg in &args.proxy.hosts {
+    for arg in &args.proxy.proxy_hosts {
         rules.push(parse_cli_rule(arg).map_err(|e| Failure::usage(format!("--proxy-hosts: {e}")))?);
     }
     // The redaction filter sees the real values: what the child holds is harmless.
@@ -64,7 +64,7 @@ pub(super) fn run(
     let ChildValues { set, vault, .. } = planned;
     let placeholder_keys: Vec<String> = vault.placeholders().map(|(k, _)| k.to_owned()).collect();
 
-    let audit = match &args.proxy.log {
+    let audit = match &args.proxy.proxy_log {
         Some(path) => Some(open_log(path)?),
         None => None,
     };
@@ -78,7 +78,7 @@ pub(super) fn run(
     };
     let proxy = RunningProxy::start(ProxyConfig {
         vault,
-        strict: args.proxy.strict,
+        strict: args.proxy.proxy_strict,
         audit,
         extra_roots_pem,
         extra_upstream: None,
