@@ -19,10 +19,19 @@
 //!   Each reports an [`Outcome`]: the keys substituted and the keys refused (seen where their
 //!   rule does not allow them), by name only.
 //!
-//! The public surface, in full: [`HostPattern`], [`Surfaces`], [`Rule`], [`KeyRule`],
-//! [`RuleError`], [`rules_in`], [`parse_cli_rule`], [`DIRECTIVE`], [`Placeholder`],
-//! [`PLACEHOLDER_PREFIX`], [`PLACEHOLDER_LEN`], [`Vault`], [`Outcome`], [`Stream`],
-//! [`Disposition`], [`Plan`], [`plan`].
+//! The public surface, in full:
+//!
+//! - rules: [`HostPattern`] (`parse`, `matches`, `Display`), [`Surfaces`] (`Default`: header
+//!   only), [`Rule`] (`hosts`, `surfaces`, `allows`), [`KeyRule`] (`key`, `rule`, `line`),
+//!   [`rules_in`], [`parse_cli_rule`], [`RuleError`], [`DIRECTIVE`];
+//! - placeholders: [`Placeholder`] (`generate`, `as_str`, `is_placeholder`, `Display`),
+//!   [`PLACEHOLDER_PREFIX`], [`PLACEHOLDER_LEN`];
+//! - the vault: [`Vault`] (`new`, `placeholders`, `placeholder`, `names_host`,
+//!   `request_head`, `body_substituter`, `response_scrubber`, `scrub_header`), [`Outcome`]
+//!   (`substituted`, `refused`, `scrubbed`, `is_empty`, `merge`), [`Stream`] (`feed`,
+//!   `finish`, `outcome`);
+//! - the child's environment: [`plan`], [`Plan`] (`iter`, `get`, `ruled`, `withheld`),
+//!   [`Disposition`] (`Placeholder`, `Withheld`, `Real`).
 
 mod placeholder;
 mod plan;

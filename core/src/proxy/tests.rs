@@ -416,6 +416,7 @@ fn basic_auth_is_decoded_substituted_and_encoded_again() {
     let headers = [
         ("authorization", basic.clone()),
         ("Proxy-Authorization", proxy.clone()),
+        ("proxy-authorization", format!("Bearer {git}")),
     ];
     let (_, out, outcome) = head(&v, "git.example", 443, "/repo.git/info/refs", &headers);
     let expected = format!("Basic {}", STANDARD.encode(format!("x-access-token:{GIT}")));
@@ -425,6 +426,7 @@ fn basic_auth_is_decoded_substituted_and_encoded_again() {
         proxy.as_bytes(),
         "Proxy-Authorization is never touched"
     );
+    assert_eq!(out[2].1, format!("Bearer {git}").into_bytes());
     assert_eq!(outcome.substituted, ["GIT"]);
     assert!(
         outcome.refused.is_empty(),
@@ -497,6 +499,18 @@ fn a_placeholder_split_across_chunks_is_substituted() {
     stream.feed(&bytes[10..], &mut out);
     stream.finish(&mut out);
     assert_eq!(out, format!("x={BODYKEY}&y=1").into_bytes());
+}
+
+#[test]
+fn a_body_placeholder_cut_by_a_line_break_stays_as_it_is() {
+    // A line of 64 base64 characters is how wrapped base64 looks; `--redact` joins such lines,
+    // the body substituter must not: it replaces placeholders exactly as written.
+    let v = vault();
+    let body = ph(&v, "BODYKEY");
+    let text = format!("{}{}\n{}", "A".repeat(44), &body[..20], &body[20..]);
+    let (out, outcome) = run(v.body_substituter("127.0.0.2", 8443), &[text.as_bytes()]);
+    assert_eq!(out, text.as_bytes());
+    assert!(outcome.is_empty());
 }
 
 #[test]
@@ -584,4 +598,14 @@ fn the_plan_gives_placeholders_withholds_and_passes() {
             key: "RULED".into()
         })
     );
+}
+
+/// The network side shares one vault between connections and moves streams between threads.
+#[test]
+fn the_vault_is_shareable_and_streams_can_move() {
+    fn shareable<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shareable::<Vault>();
+    movable::<Stream<'static>>();
+    assert!(std::mem::needs_drop::<Vault>(), "a vault can be wiped");
 }

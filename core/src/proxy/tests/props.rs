@@ -310,9 +310,16 @@ proptest! {
                 || (SECRETS[k].0, host) == ("OTHER", "other.example")
         };
         prop_assert_eq!(&whole, &model_substitute(&v, &text, allowed));
+        // The keys the model's left-to-right scan meets (a placeholder's beginning can happen
+        // to be completed by what follows, and then overlap the next placeholder).
+        let seen = std::cell::RefCell::new(Vec::new());
+        model_replace(&v, &text, |k| {
+            seen.borrow_mut().push(k);
+            None
+        });
+        let seen = seen.into_inner();
         for (k, (key, _)) in SECRETS.iter().enumerate() {
-            let ph = v.placeholder(key).unwrap().to_string();
-            let present = count(&text, ph.as_bytes()) > 0;
+            let present = seen.contains(&k);
             prop_assert_eq!(outcome.substituted.iter().any(|s| s == key), present && allowed(k));
             prop_assert_eq!(outcome.refused.iter().any(|s| s == key), present && !allowed(k));
         }
@@ -358,7 +365,9 @@ proptest! {
             prop_assert_eq!(count(&whole, real.as_bytes()), 0, "{} left in the output", key);
             let ph = v.placeholder(key).unwrap().to_string();
             let reals = count(&text, real.as_bytes());
-            prop_assert!(count(&whole, ph.as_bytes()) >= count(&text, ph.as_bytes()) + reals);
+            // (Not plus the placeholders already in the text: a placeholder's beginning followed
+            // by a real value can happen to complete it, and scrubbing that value breaks it.)
+            prop_assert!(count(&whole, ph.as_bytes()) >= reals);
             prop_assert_eq!(outcome.scrubbed.iter().any(|s| s == key), reals > 0);
         }
     }
