@@ -209,8 +209,14 @@ async fn handle(conn: &Conn, req: Request<Incoming>) -> Response<ProxyBody> {
     *upstream_req.version_mut() = Version::HTTP_11;
     *upstream_req.headers_mut() = map;
 
-    let response = forward(conn, upstream_req).await;
-    let status = response.as_ref().map_or(502, |r| r.status().as_u16());
+    let response = match forward(conn, upstream_req).await {
+        Ok(resp) => scrub_response(shared, &method, resp),
+        Err(e) => text(
+            StatusCode::BAD_GATEWAY,
+            &format!("envx proxy: upstream {}: {e}\n", target.authority()),
+        ),
+    };
+    let status = response.status().as_u16();
     // The body's substitutions are known once it has been sent: log then, without holding up
     // the response.
     let head_outcome = (head.substituted, head.refused);
@@ -240,13 +246,7 @@ async fn handle(conn: &Conn, req: Request<Incoming>) -> Response<ProxyBody> {
             tokio::spawn(async move { write(seen.await.unwrap_or_default()) });
         }
     }
-    match response {
-        Ok(resp) => scrub_response(shared, &method, resp),
-        Err(e) => text(
-            StatusCode::BAD_GATEWAY,
-            &format!("envx proxy: upstream {}: {e}\n", target.authority()),
-        ),
-    }
+    response
 }
 
 /// Request bodies up to this size with a `Content-Length` are read whole and substituted, so
@@ -376,12 +376,28 @@ fn scrub_response(
             *value = scrubbed;
         }
     }
+    // A compressed body cannot be scrubbed: the proxy asked for `identity`, and an upstream
+    // that answers otherwise is refused rather than trusted not to echo a value.
+    let encoded = parts
+        .headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|token| {
+            !token.trim_ascii().is_empty() && !token.trim_ascii().eq_ignore_ascii_case(b"identity")
+        });
     let bodyless = *method == Method::HEAD
         || parts.status.is_informational()
         || parts.status == StatusCode::NO_CONTENT
         || parts.status == StatusCode::NOT_MODIFIED;
     if bodyless {
         return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
+    }
+    if encoded {
+        return text(
+            StatusCode::BAD_GATEWAY,
+            "envx proxy: the upstream sent a compressed body (Content-Encoding), which envx cannot scrub\n",
+        );
     }
     // A scrubbed body can be longer or shorter than the original.
     parts.headers.remove(header::CONTENT_LENGTH);
