@@ -9,6 +9,9 @@ mod context;
 mod exit;
 mod git;
 mod spawn;
+// `envx run --proxy`; `--check` and the tests use parts the run itself does not.
+#[allow(dead_code)]
+mod proxy;
 mod ui;
 
 use std::process::ExitCode;

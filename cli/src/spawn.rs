@@ -158,6 +158,54 @@ pub fn run_redacted(
     Ok(Exit::Child(exit_code(status)))
 }
 
+/// Spawns `command` as a supervised child with its own stdin, stdout and stderr (envx's),
+/// forwards the signals another process sends envx, waits, and returns the child's exit status
+/// (128 + n when signal n ended it). `run --proxy` uses it: envx stays alive for the proxy, and
+/// cleans up (the CA bundle, the proxy) after the child, however the child ended.
+pub fn run_supervised(
+    mut command: Command,
+    start_failure: impl Fn(&std::io::Error) -> Failure,
+) -> Result<Exit, Failure> {
+    let mut signals = SignalsInfo::<WithRawSiginfo>::new(FORWARDED)
+        .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
+    let mut child = spawn_supervised(&mut command).map_err(|e| match e {
+        SpawnError::Protect(e) => Failure::new(format!(
+            "cannot protect envx's memory from the command, so it was not started: {e}"
+        )),
+        SpawnError::Start(e) => start_failure(&e),
+    })?;
+    drop(command);
+    let pid = rustix::process::Pid::from_child(&child);
+    let handle = signals.handle();
+    let forwarder = thread::spawn(move || {
+        for info in signals.forever() {
+            if !sent_by_a_process(&info) {
+                continue;
+            }
+            if let Some(signal) = rustix::process::Signal::from_named_raw(info.si_signo) {
+                let _ = rustix::process::kill_process(pid, signal);
+            }
+        }
+    });
+    // Waits without reaping first, so the forwarder stops before the pid can be reused.
+    let exit = loop {
+        match rustix::process::waitid(
+            rustix::process::WaitId::Pid(pid),
+            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other,
+        }
+    };
+    handle.close();
+    let _ = forwarder.join();
+    let status = exit
+        .map_err(std::io::Error::from)
+        .and_then(|_| child.wait())
+        .map_err(|e| Failure::new(format!("waiting for the command failed: {e}")))?;
+    Ok(Exit::Child(exit_code(status)))
+}
+
 /// Whether a process sent this signal (`kill`, `sigqueue`, `tgkill`), as opposed to the kernel
 /// raising it for a terminal's keys or hangup, which reach the whole foreground group.
 #[cfg(any(target_os = "linux", target_os = "android"))]

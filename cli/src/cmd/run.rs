@@ -21,6 +21,8 @@ use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
+mod proxied;
+
 /// Arguments of `envx run`.
 #[derive(Args)]
 pub struct RunArgs {
@@ -70,16 +72,61 @@ pub struct RunArgs {
     require_seal: bool,
     /// Give the child masked values (the first N characters, default 6, at most half; the
     /// rest `*`), to see what a program would get without handing it secrets.
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "6")]
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "6",
+        conflicts_with = "proxy"
+    )]
     mask: Option<usize>,
+    #[command(flatten)]
+    proxy: ProxyArgs,
     /// The command to run, after `--` (options before it are envx's; an unknown one is an
     /// error, not the command).
-    #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
+    #[arg(
+        trailing_var_arg = true,
+        required_unless_present = "check",
+        value_name = "COMMAND"
+    )]
     command: Vec<OsString>,
+}
+
+/// The flags of `envx run --proxy` (see the README's "Secrets the agent never sees").
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// Give the child placeholders for the keys with a proxy rule and withhold the other
+    /// encrypted keys; a proxy inside envx puts the real values into requests to the hosts
+    /// each rule names.
+    #[arg(long)]
+    pub proxy: bool,
+    /// A rule for this run: KEY's placeholder becomes its value in request headers to these
+    /// hosts (repeatable; a name, *.name or IPv4 address, optional :port).
+    #[arg(long = "proxy-hosts", value_name = "KEY=HOST,...", requires = "proxy")]
+    pub proxy_hosts: Vec<String>,
+    /// Give the child the real value of these encrypted keys that have no rule (comma-separated
+    /// or repeated).
+    #[arg(long, value_delimiter = ',', value_name = "KEYS", requires = "proxy")]
+    pub plain: Vec<String>,
+    /// Answer 403 to a request that carries a placeholder to a host or in a place its rule does
+    /// not allow (without it the placeholder goes out as it is).
+    #[arg(long = "proxy-strict", requires = "proxy")]
+    pub proxy_strict: bool,
+    /// Append one JSON line per request that carried a placeholder to FILE (created 0600; key
+    /// names, host, method, path, decision, status; never a value).
+    #[arg(long = "proxy-log", value_name = "FILE", requires = "proxy")]
+    pub proxy_log: Option<PathBuf>,
+    /// Probe the clients installed here (curl, python, node, git, go) through the proxy
+    /// against a built-in echo server, and print which work; runs no command.
+    #[arg(long, requires = "proxy")]
+    pub check: bool,
 }
 
 /// Loads, checks and starts the child.
 pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
+    if args.proxy.check {
+        return crate::proxy::check::run(&ctx.env, ui);
+    }
     let policy = loader_policy(&args.allow_loader_vars)?;
     let supplied = ctx.supplied_keys(&args.key_command)?;
     let files: Vec<PathBuf> = args
@@ -131,6 +178,9 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     }
     report(&loaded, &injected, ui);
     ctx.save_cache(ui);
+    if args.proxy.proxy {
+        return proxied::run(&args, &ctx, ui, &loaded, base, injected, &supplied);
+    }
 
     let names: Vec<String> = injected.iter().map(|(k, _)| k.clone()).collect();
     // The values move into the map without a copy, and are wiped once `Command` holds its own
