@@ -56,6 +56,10 @@ pub struct Global {
     /// Do not read or write the key cache (~/.cache/envx). Also ENVX_NO_CACHE=1.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// A command whose standard output is an age identity (or an OpenSSH private key), to
+    /// open wrapped keys (envx-access/); tried after ENVX_IDENTITY and ENVX_IDENTITY_FILE.
+    #[arg(long, global = true, value_name = "CMD")]
+    pub identity_command: Option<String>,
     #[command(flatten)]
     pub dotenvx: DotenvxOnly,
 }
@@ -184,6 +188,12 @@ pub enum Command {
     Seal(crate::cmd::seal::SealArgs),
     /// Check that every file carries a seal that verifies (needs no private key).
     Verify(crate::cmd::verify::VerifyArgs),
+    /// Share an environment's key with teammates: wrapped with age to each one's identity.
+    #[command(subcommand)]
+    Access(crate::cmd::access::AccessCommand),
+    /// Your personal age identity, which opens the keys wrapped to you.
+    #[command(subcommand)]
+    Identity(crate::cmd::identity::IdentityCommand),
     /// Print a shell completion script.
     Completions(crate::cmd::completions::CompletionsArgs),
 }

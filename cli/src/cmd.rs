@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod access;
 pub mod completions;
 pub mod decrypt;
 pub mod del;
@@ -9,6 +10,7 @@ pub mod encrypt;
 pub mod get;
 pub mod git_setup;
 pub mod gitignore;
+pub mod identity;
 pub mod keypair;
 pub mod ls;
 pub mod merge_driver;
@@ -29,7 +31,8 @@ use crate::ui::{Failure, Ui};
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
-    let ctx = Context::capture(cli.global.strict, cli.global.no_cache);
+    let mut ctx = Context::capture(cli.global.strict, cli.global.no_cache);
+    ctx.use_identities(cli.global.identity_command.as_deref());
     match cli.command {
         Command::Encrypt(args) => encrypt::run(&args, &ctx, ui),
         Command::Decrypt(args) => decrypt::run(&args, &ctx, ui),
@@ -49,6 +52,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Run(args) => run::run(args, ctx, ui),
         Command::Seal(args) => seal::run(&args, &ctx, ui),
         Command::Verify(args) => verify::run(&args, &ctx, ui),
+        Command::Access(command) => access::run(&command, &ctx, ui),
+        Command::Identity(command) => identity::run(&command, &ctx, ui),
         Command::Completions(args) => completions::run(&args),
     }
 }

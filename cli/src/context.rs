@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::Args;
+use envx_core::access::identity::{Callbacks, Identities, Interact};
 use envx_core::cache::KeyCache;
 use envx_core::discover::{Candidate, KeySearch, KeySource};
 use envx_core::keys::PrivateKey;
@@ -34,6 +35,10 @@ pub struct Context {
     /// The key cache (`$XDG_CACHE_HOME/envx` or `~/.cache/envx`), unless `--no-cache` or
     /// `ENVX_NO_CACHE=1`, or neither folder is known.
     pub cache: Option<KeyCache>,
+    /// The user's age identities (ENVX_IDENTITY, ENVX_IDENTITY_FILE, --identity-command, the
+    /// config folder, ~/.ssh/id_ed25519), read only when a wrapped key must be opened.
+    pub identities: Identities,
+    callbacks: Callbacks,
 }
 
 impl Context {
@@ -59,12 +64,28 @@ impl Context {
             .then(|| cache_folder(&env))
             .flatten()
             .map(KeyCache::new);
+        let identities = Identities::from_env(&env, None);
         Self {
             env,
             cwd: std::env::current_dir().ok(),
             strict,
             cache,
+            identities,
+            callbacks: Callbacks::default(),
         }
+    }
+
+    /// Looks for identities with `--identity-command` too, and lets a hardware key or an
+    /// encrypted ssh key ask the user (on stderr and the terminal).
+    pub fn use_identities(&mut self, identity_command: Option<&str>) {
+        self.callbacks = Callbacks::new(std::sync::Arc::new(TerminalInteract));
+        self.identities = Identities::from_env(&self.env, identity_command)
+            .with_callbacks(self.callbacks.clone());
+    }
+
+    /// The callbacks age plugins use to reach the user.
+    pub fn identities_callbacks(&self) -> Callbacks {
+        self.callbacks.clone()
     }
 
     /// As [`Context::search`], with the key cache: for the commands that read values (`run`,
@@ -151,7 +172,27 @@ impl Context {
             cwd: self.cwd.as_deref(),
             strict_permissions: self.strict,
             cache: None,
+            identities: Some(&self.identities),
         }
+    }
+}
+
+/// Messages from an age plugin go to stderr; a passphrase is read from the terminal.
+struct TerminalInteract;
+
+impl Interact for TerminalInteract {
+    fn message(&self, text: &str) {
+        eprintln!("envx: {}", crate::ui::escape(text));
+    }
+
+    fn passphrase(&self, description: &str) -> Option<Zeroizing<String>> {
+        use std::io::IsTerminal as _;
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        rpassword::prompt_password(format!("envx: {} ", crate::ui::escape(description)))
+            .ok()
+            .map(Zeroizing::new)
     }
 }
 

@@ -103,6 +103,7 @@ fn main() {
         cwd: None,
         strict_permissions: false,
         cache: None,
+        identities: None,
     };
     let open_file = || {
         let file = envx_core::envfile::EnvFile::from_text(

@@ -216,7 +216,7 @@ impl FileCache {
             body.extend_from_slice(record);
         }
         let start = MAGIC.len() + NONCE_LEN;
-        let tag = Aes256Gcm::new(self.seal.as_ref().into())
+        let tag = Aes256Gcm::new((&*self.seal).into())
             .encrypt_in_place_detached(Nonce::from_slice(&nonce), &self.aad, &mut body[start..])
             .map_err(|_| io::Error::other("the cache is too large to seal"))?;
         body.extend_from_slice(&tag);

@@ -143,7 +143,7 @@ pub fn seal(recipient: &PublicKey, plaintext: &[u8], rng: &mut impl CryptoRngCor
     payload.extend_from_slice(&[0u8; TAG_LEN]);
     payload.extend_from_slice(plaintext);
     let (head, body) = payload.split_at_mut(OVERHEAD);
-    let tag = Aes256Gcm16::new(key.as_ref().into())
+    let tag = Aes256Gcm16::new((&*key).into())
         .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", body)
         // AES-GCM only fails for messages over 64 GiB, far beyond any value in a text file.
         .unwrap_or_else(|_| unreachable!("AES-GCM plaintext length limit exceeded"));

@@ -32,6 +32,13 @@ pub enum KeySource {
     File(PathBuf),
     /// Supplied directly by the caller (for example the output of `--key-command`).
     Supplied(String),
+    /// A wrapped key (`envx-access/…age`) opened with the user's identity from `identity`.
+    Wrapped {
+        /// The wrapped key's path.
+        path: PathBuf,
+        /// The identity source that opened it (`ENVX_IDENTITY`, a file, `--identity-command`).
+        identity: String,
+    },
 }
 
 impl fmt::Display for KeySource {
@@ -40,6 +47,9 @@ impl fmt::Display for KeySource {
             Self::Variable(name) => write!(f, "${name}"),
             Self::File(path) => write!(f, "{}", path.display()),
             Self::Supplied(what) => f.write_str(what),
+            Self::Wrapped { path, identity } => {
+                write!(f, "{} (wrapped, opened with {identity})", path.display())
+            }
         }
     }
 }
@@ -68,6 +78,9 @@ pub struct KeySearch<'a> {
     /// Where the AES keys of values already opened are cached (`None`: no cache). Only
     /// consulted once the file's own private key is found.
     pub cache: Option<&'a crate::cache::KeyCache>,
+    /// The user's identities, to open a wrapped key (`envx-access/`) when no other source
+    /// has the file's key (`None`: wrapped keys are not looked for).
+    pub identities: Option<&'a crate::access::identity::Identities>,
 }
 
 /// Parsed keys files, shared by the files of one command.
@@ -365,6 +378,15 @@ impl KeyRing {
     /// All candidates, in search order.
     pub fn candidates(&self) -> &[Candidate] {
         &self.candidates
+    }
+
+    /// Adds a key found after the ring was gathered (a wrapped key), and the places searched
+    /// for it.
+    pub(crate) fn add_late(&mut self, candidate: Option<Candidate>, searched: Vec<String>) {
+        self.searched.extend(searched);
+        if let Some(candidate) = candidate {
+            self.candidates.push(candidate);
+        }
     }
 
     /// The places searched, for error messages.

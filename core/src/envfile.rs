@@ -163,7 +163,16 @@ impl EnvFile {
         search: &KeySearch<'_>,
         cache: &mut KeysFileCache,
     ) -> Result<Decryptor> {
-        let ring = KeyRing::collect(&self.path, &self.names.private, search, cache)?;
+        let mut ring = KeyRing::collect(&self.path, &self.names.private, search, cache)?;
+        // Last source: a wrapped key opened with the user's identities, only when no earlier
+        // source has the key (opening may run a command or ask a hardware key).
+        if let (Some(identities), Some(public)) = (search.identities, self.public_key())
+            && ring.find(public).is_none()
+        {
+            let (found, searched) =
+                crate::access::discover(&self.path, &self.names.private, public, identities);
+            ring.add_late(found, searched);
+        }
         let mut decryptor = Decryptor {
             path: self.path.clone(),
             private_name: self.names.private.clone(),
@@ -359,6 +368,7 @@ mod tests {
             cwd: None,
             strict_permissions: false,
             cache: None,
+            identities: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())

@@ -41,6 +41,8 @@
 )]
 
 #[doc(hidden)]
+pub mod access;
+#[doc(hidden)]
 pub mod cache;
 #[doc(hidden)]
 pub mod crypto;

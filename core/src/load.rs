@@ -578,6 +578,7 @@ pub fn load_file_with_env(path: &Path, env: &HashMap<String, String>) -> Result<
                 cwd: None,
                 strict_permissions: false,
                 cache: None,
+                identities: None,
             },
             overload: false,
             commands: None,

@@ -154,6 +154,7 @@ impl Loader {
                     cwd: cwd.as_deref(),
                     strict_permissions: self.strict_permissions,
                     cache: None,
+                    identities: None,
                 },
                 overload: self.overload,
                 commands: None,

@@ -36,13 +36,15 @@ pub fn is_loader_var(name: &str) -> bool {
     loader_class(name).is_some()
 }
 
-/// Is `name` a private-key variable? These never reach a child or a shell.
+/// Is `name` a private-key variable (or `ENVX_IDENTITY`)? These never reach a child or a shell.
 pub fn is_private_key_var(name: &str) -> bool {
-    loader::matches(
-        &format!("{PRIVATE_KEY_PREFIX}*"),
-        name,
-        CASE_INSENSITIVE_ENV,
-    )
+    // ENVX_IDENTITY opens the wrapped keys (core/src/access): a key to the keys.
+    name == crate::access::identity::IDENTITY_VAR
+        || loader::matches(
+            &format!("{PRIVATE_KEY_PREFIX}*"),
+            name,
+            CASE_INSENSITIVE_ENV,
+        )
 }
 
 /// The variables a child started with `--clean-env` keeps from the parent: what a program

@@ -23,6 +23,8 @@ pub struct Rotation {
     keys_path: PathBuf,
     keys_original: Option<Zeroizing<String>>,
     reencrypted: usize,
+    /// The old key came from a keys file (rather than a variable, a command or a wrapped key).
+    old_from_file: bool,
 }
 
 impl Rotation {
@@ -40,6 +42,7 @@ impl Rotation {
             return Err(decryptor.no_key());
         };
         let old_key = current.key.clone();
+        let old_from_file = matches!(current.source, KeySource::File(_));
         let keys_path = match &current.source {
             KeySource::File(path) => path.clone(),
             _ => keys_file_beside(file.path()),
@@ -93,7 +96,37 @@ impl Rotation {
             keys_path,
             keys_original,
             reencrypted: plaintexts.len(),
+            old_from_file,
         })
+    }
+
+    /// The new private key.
+    pub fn new_key(&self) -> &PrivateKey {
+        &self.new_key
+    }
+
+    /// The env file's new text.
+    pub fn env_text(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.file.document().to_string())
+    }
+
+    /// When the old key came from a keys file: its path, its text holding `new,old`, and its
+    /// text holding only the new key (what [`Rotation::commit`] writes there, in that order).
+    pub fn keys_file_texts(&self) -> Option<(PathBuf, Zeroizing<String>, Zeroizing<String>)> {
+        if !self.old_from_file {
+            return None;
+        }
+        let new_hex = self.new_key.expose_hex();
+        let both = Zeroizing::new(format!(
+            "{},{}",
+            new_hex.as_str(),
+            self.old_key.expose_hex().as_str()
+        ));
+        Some((
+            self.keys_path.clone(),
+            self.keys_text(&both),
+            self.keys_text(&new_hex),
+        ))
     }
 
     /// How many values were re-encrypted.
@@ -245,6 +278,7 @@ mod tests {
             cwd: None,
             strict_permissions: false,
             cache: None,
+            identities: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())

@@ -684,6 +684,52 @@ pub fn seal(text: &str, key: &PrivateKey, seq: u64, aux: &[u8; 32]) -> Result<St
     Ok(unsealed)
 }
 
+/// Seals a text that declares no public key of its own, such as an environment's recipients
+/// file (`core/src/access`), with the environment's `key`: the seal line goes first (line 1),
+/// and `items` (a name and the text it stands for, e.g. a teammate and their recipient line)
+/// make its `keys=` list, so that [`compare`] with [`item_keys`] names what changed. The
+/// covered text, the signature and [`check`] (given the signer) are as for an env file.
+///
+/// # Errors
+/// [`SealError::Signing`].
+pub fn seal_items(
+    text: &str,
+    key: &PrivateKey,
+    seq: u64,
+    items: &[(&str, &str)],
+) -> Result<String, SealError> {
+    let mut unsealed: String = line_ranges(text)
+        .map(|r| &text[r])
+        .filter(|line| !line.starts_with(SEAL_PREFIX))
+        .collect();
+    let hash = covered_hash(&unsealed);
+    let body = render_body(seq, 1, &hash, &item_keys(items));
+    let mut aux = [0u8; 32];
+    OsRng.fill_bytes(&mut aux);
+    let scalar: Option<NonZeroScalar> = NonZeroScalar::new(*key.as_scalar()).into();
+    let signing = SigningKey::from(scalar.ok_or(SealError::Signing)?);
+    let signature = signing
+        .sign_raw(&message(&body), &aux)
+        .map_err(|_| SealError::Signing)?;
+    let line = format!(
+        "{SEAL_PREFIX}{body} sig={}\n",
+        encode_hex(&signature.to_bytes())
+    );
+    unsealed.insert_str(0, &line);
+    Ok(unsealed)
+}
+
+/// The `keys=` list [`seal_items`] records for `items`.
+pub fn item_keys(items: &[(&str, &str)]) -> Vec<SealedKey> {
+    items
+        .iter()
+        .map(|(name, text)| SealedKey {
+            name: (*name).to_owned(),
+            digest: entry_digest(name, text),
+        })
+        .collect()
+}
+
 /// As [`seal`], with fresh auxiliary randomness from the operating system.
 ///
 /// # Errors

@@ -37,6 +37,7 @@ fn values(
                 cwd: None,
                 strict_permissions: false,
                 cache: None,
+                identities: None,
             },
             overload: false,
             commands: None,
@@ -170,6 +171,7 @@ proptest! {
             cwd: None,
             strict_permissions: false,
             cache: None,
+            identities: None,
         };
         let decryptor = file.decryptor(&search, &mut KeysFileCache::default()).unwrap();
         match edit::decrypt(&mut file, &decryptor, &Selection::all()) {
@@ -234,6 +236,7 @@ fn options<'a>(env: &'a HashMap<String, String>, supplied: &'a [Candidate]) -> L
             cwd: None,
             strict_permissions: false,
             cache: None,
+            identities: None,
         },
         overload: false,
         commands: None,

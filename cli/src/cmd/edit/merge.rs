@@ -280,6 +280,7 @@ mod tests {
             cwd: None,
             strict_permissions: false,
             cache: None,
+            identities: None,
         };
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())
