@@ -330,6 +330,8 @@ struct Current {
     seq: u64,
     /// Names whose line the seal does not approve (changed, added, or no valid seal).
     unapproved: Vec<String>,
+    /// What the seal says about the file, in words.
+    summary: String,
 }
 
 fn current(paths: &AccessPaths, public: &PublicKey) -> Result<Current, AccessError> {
@@ -339,6 +341,7 @@ fn current(paths: &AccessPaths, public: &PublicKey) -> Result<Current, AccessErr
                 list: Recipients::default(),
                 seq: 0,
                 unapproved: Vec::new(),
+                summary: "absent".to_owned(),
             });
         }
         Some(text) => text,
@@ -349,8 +352,8 @@ fn current(paths: &AccessPaths, public: &PublicKey) -> Result<Current, AccessErr
         what,
     })?;
     let all = || list.entries.iter().map(|e| e.name.clone()).collect();
-    let (seq, unapproved) = match seal::check(&text, Some(public)) {
-        SealState::Valid { seq, .. } => (seq, Vec::new()),
+    let (seq, unapproved, summary) = match seal::check(&text, Some(public)) {
+        SealState::Valid { seq, .. } => (seq, Vec::new(), format!("valid (seq {seq})")),
         SealState::Stale { seq, .. } => {
             let sealed = seal::seal_lines(&text)
                 .first()
@@ -363,14 +366,27 @@ fn current(paths: &AccessPaths, public: &PublicKey) -> Result<Current, AccessErr
                 .filter(|k| !sealed.contains(k))
                 .map(|k| k.name.clone())
                 .collect();
-            (seq, unapproved)
+            let mut changes: Vec<String> = seal::compare(&sealed, &now)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            if changes.is_empty() {
+                changes.push("a comment or the recorded wrapped key changed".to_owned());
+            }
+            (
+                seq,
+                unapproved,
+                format!("stale since seq {seq}: {}", changes.join(", ")),
+            )
         }
-        SealState::Absent | SealState::Invalid { .. } => (0, all()),
+        SealState::Absent => (0, all(), "absent (never sealed by a key holder)".to_owned()),
+        SealState::Invalid { problem, .. } => (0, all(), format!("invalid: {problem}")),
     };
     Ok(Current {
         list,
         seq,
         unapproved,
+        summary,
     })
 }
 
@@ -386,6 +402,8 @@ pub struct Status {
     pub seal: SealState,
     /// Names whose line no valid seal approves.
     pub unapproved: Vec<String>,
+    /// The seal's state in words (`stale since seq 3: bob changed`).
+    pub summary: String,
     /// Does the wrapped key exist?
     pub wrapped_exists: bool,
     /// Is the wrapped key the one envx last made for this (approved) list?
@@ -401,10 +419,10 @@ pub fn status(file: &EnvFile) -> Result<Status, AccessError> {
     let text = crate::fs::read_text_if_exists(&paths.recipients)?;
     let exists = text.is_some();
     let text = text.map(|t| t.to_string()).unwrap_or_default();
-    let (list, seal, unapproved) = match file.public_key() {
+    let (list, seal, unapproved, summary) = match file.public_key() {
         Some(public) if exists => {
             let c = current(&paths, public)?;
-            (c.list, seal::check(&text, Some(public)), c.unapproved)
+            (c.list, seal::check(&text, Some(public)), c.unapproved, c.summary)
         }
         _ => {
             let list =
@@ -414,7 +432,8 @@ pub fn status(file: &EnvFile) -> Result<Status, AccessError> {
                     what,
                 })?;
             let all = list.entries.iter().map(|e| e.name.clone()).collect();
-            (list, SealState::Absent, all)
+            let summary = "not checked: the env file declares no public key".to_owned();
+            (list, SealState::Absent, all, summary)
         }
     };
     let wrapped = read_wrapped(&paths.wrapped).ok().flatten();
@@ -429,6 +448,7 @@ pub fn status(file: &EnvFile) -> Result<Status, AccessError> {
         list,
         seal,
         unapproved,
+        summary,
         wrapped_exists: wrapped.is_some(),
         wrapped_matches,
     })

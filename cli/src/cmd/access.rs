@@ -266,7 +266,7 @@ fn ls(args: &LsArgs, ui: &Ui) -> Result<Exit, Failure> {
         out.push_str(&format!(
             "{shown}: {} (seal {})\n",
             show(&status.paths.recipients),
-            status.seal.label()
+            status.summary
         ));
         for entry in &status.list.entries {
             let mark = if status.unapproved.contains(&entry.name) {

@@ -55,6 +55,10 @@ pub fn run(args: &VerifyArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
                 ui.warn(&format!("{shown}: {problem}"));
             }
         }
+        if let Some(problem) = recipients_problem(path, &text) {
+            failed += 1;
+            ui.warn(&problem);
+        }
     }
     if failed > 0 {
         return Err(Failure::new(format!(
@@ -64,6 +68,30 @@ pub fn run(args: &VerifyArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         .hint("a holder of the private key reviews the changes and runs `envx seal -f FILE`"));
     }
     Ok(Exit::Success)
+}
+
+/// The env file's recipients file (team access), when it has one whose seal, made with the
+/// env file's own key, does not approve every line: a recipient added or swapped by someone
+/// who does not hold the key.
+fn recipients_problem(path: &Path, text: &str) -> Option<String> {
+    let file = envx_core::envfile::EnvFile::from_text(path, text).ok()?;
+    let status = match envx_core::access::status(&file) {
+        Ok(status) => status,
+        Err(e) => return Some(e.to_string()),
+    };
+    if !status.exists || status.seal.is_valid() {
+        return None;
+    }
+    let names = if status.unapproved.is_empty() {
+        String::new()
+    } else {
+        format!(" (not approved: {})", status.unapproved.join(", "))
+    };
+    Some(format!(
+        "{}: recipients seal {}{names}; a key holder reviews it and runs `envx access grant`",
+        show(&status.paths.recipients),
+        status.summary
+    ))
 }
 
 /// A file as a git revision has it.
