@@ -422,7 +422,12 @@ pub fn status(file: &EnvFile) -> Result<Status, AccessError> {
     let (list, seal, unapproved, summary) = match file.public_key() {
         Some(public) if exists => {
             let c = current(&paths, public)?;
-            (c.list, seal::check(&text, Some(public)), c.unapproved, c.summary)
+            (
+                c.list,
+                seal::check(&text, Some(public)),
+                c.unapproved,
+                c.summary,
+            )
         }
         _ => {
             let list =

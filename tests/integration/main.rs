@@ -5,6 +5,7 @@
 // Test helpers panic on unexpected failures by design.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod cache;
 mod common;
 mod crash;
