@@ -275,11 +275,14 @@ impl Plan {
     }
 }
 
+/// A file's path, its bytes before a commit (`None`: it did not exist), and its mode.
+type Original = (PathBuf, Option<Zeroizing<Vec<u8>>>, NewFileMode);
+
 fn commit_with(
     writes: &[PlannedWrite],
     mut write: impl FnMut(&Path, &[u8], NewFileMode) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut originals: Vec<(PathBuf, Option<Zeroizing<Vec<u8>>>, NewFileMode)> = Vec::new();
+    let mut originals: Vec<Original> = Vec::new();
     for w in writes {
         if originals.iter().any(|(p, _, _)| *p == w.path) {
             continue;

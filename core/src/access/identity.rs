@@ -357,10 +357,7 @@ fn parse_identities(text: &str, label: &str, callbacks: &Callbacks) -> Result<Pa
             continue;
         }
         if let Ok(identity) = age::x25519::Identity::from_str(line) {
-            described.push(format!(
-                "{}",
-                short_recipient(&identity.to_public().to_string())
-            ));
+            described.push(short_recipient(&identity.to_public().to_string()));
         } else if let Ok(identity) = age::plugin::Identity::from_str(line) {
             described.push(format!("plugin {}", identity.plugin()));
         } else {

@@ -102,7 +102,12 @@ fn grant_wraps_to_the_identity_and_discovery_opens_it() {
     let plan = grant(&file, &d, "alice", &recipient, &Options::default()).unwrap();
     plan.commit().unwrap();
     let ids = identity_env(&text);
-    let (found, _) = discover(&s.env, "DOTENV_PRIVATE_KEY_PRODUCTION", s.key.public_key(), &ids);
+    let (found, _) = discover(
+        &s.env,
+        "DOTENV_PRIVATE_KEY_PRODUCTION",
+        s.key.public_key(),
+        &ids,
+    );
     let found = found.expect("the wrapped key opens with alice's identity");
     assert_eq!(found.key.public_key(), s.key.public_key());
     // Another identity does not, and the places searched say which was tried.
@@ -154,7 +159,10 @@ fn a_failure_at_any_step_of_a_commit_puts_every_file_back() {
             .writes
             .len()
     };
-    assert_eq!(steps, 6, "keys file, wrapped (both), env, recipients, wrapped, keys file");
+    assert_eq!(
+        steps, 6,
+        "keys file, wrapped (both), env, recipients, wrapped, keys file"
+    );
     for failing in 0..steps {
         let (file, d) = decryptor(&s.env, None);
         let plan = revoke(file, &d, "bob", true, &Options::default()).unwrap();
