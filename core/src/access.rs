@@ -654,6 +654,59 @@ pub fn grant(
     })
 }
 
+/// Wraps the environment key again to the recipients listed, all of them approved (or
+/// accepted with `accept_recipients`), and seals the list with the key: after `envx rotate`,
+/// or to approve a reviewed pull request that added recipient lines.
+///
+/// # Errors
+/// As [`grant`]; an empty or missing recipients file.
+pub fn sync(file: &EnvFile, decryptor: &Decryptor, options: &Options) -> Result<Plan, AccessError> {
+    let holder = holder(file, decryptor)?;
+    let private_name = file.names().private.clone();
+    let paths = locate(file.path(), &private_name);
+    let mut current = current(&paths, &holder.public)?;
+    if options.accept_recipients {
+        current.unapproved.clear();
+    }
+    if current.list.entries.is_empty() {
+        return Err(AccessError::Refused(format!(
+            "{}: no recipients listed (envx access grant adds one)",
+            paths.recipients.display()
+        )));
+    }
+    refuse_unapproved(&current, None, &paths.recipients)?;
+    let mut list = current.list.clone();
+    let warnings = list.entries.iter().filter_map(rsa_warning).collect();
+    let wrapped = wrap(
+        &wrapped_line(&private_name, &[&holder.key]),
+        &list,
+        &options.callbacks,
+        &paths.wrapped,
+    )?;
+    list.wrapped = Some(recipients::digest(&wrapped));
+    let sealed = sealed_list(&list, &private_name, &paths, &holder.key, current.seq)?;
+    Ok(Plan {
+        writes: vec![
+            PlannedWrite {
+                path: paths.wrapped.clone(),
+                contents: wrapped,
+                mode: NewFileMode::Default,
+            },
+            PlannedWrite {
+                path: paths.recipients.clone(),
+                contents: sealed,
+                mode: NewFileMode::Default,
+            },
+        ],
+        names: list.entries.iter().map(|e| e.name.clone()).collect(),
+        paths,
+        warnings,
+        rotated: None,
+        keys_file: None,
+        key_source: holder.source.to_string(),
+    })
+}
+
 /// Removes `name` and, with `rotate`, makes a new key pair for the environment: every value
 /// re-encrypted, the env file's seal renewed, the recipients file sealed with the new key, the
 /// new key wrapped to the remaining recipients, and a keys file that held the old key given

@@ -687,3 +687,57 @@ fn age_opens_the_wrapped_key_for_dotenvx_and_envx_opens_a_key_age_wrapped() {
     assert!(child.wait().unwrap().success());
     assert_eq!(ok(&team.get_as(&alice)).trim(), SECRET);
 }
+
+#[test]
+fn sync_rewraps_after_a_rotation_and_approves_a_reviewed_line() {
+    let team = Team::new();
+    let (alice, alice_r) = team.person("alice");
+    team.grant("alice", &alice_r);
+    // `envx rotate` changes the key (into .env.keys); the wrapped key still holds the old one.
+    envx(&team.app)
+        .args(["rotate", "-f", FILE])
+        .assert()
+        .success();
+    let listed = envx(&team.app)
+        .args(["access", "ls", "-f", FILE])
+        .output()
+        .unwrap();
+    assert!(
+        !listed.status.success(),
+        "the old list is not sealed by the new key"
+    );
+    // sync refuses until the list (sealed by the old key) is accepted after review.
+    let out = envx(&team.app)
+        .args(["access", "sync", "-f", FILE])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    envx(&team.app)
+        .args(["access", "sync", "--accept-recipients", "-f", FILE])
+        .assert()
+        .success();
+    fs::remove_file(team.app.join(".env.keys")).unwrap();
+    assert_eq!(ok(&team.get_as(&alice)).trim(), SECRET);
+    // A pull request adds bob's line; once reviewed, a key holder approves it with sync.
+    let (bob, bob_r) = team.person("bob");
+    let recipients = team.app.join("envx-access/production.recipients");
+    let text = fs::read_to_string(&recipients).unwrap();
+    fs::write(&recipients, format!("{text}# bob\n{bob_r}\n")).unwrap();
+    assert!(!team.get_as(&bob).status.success());
+    let out = envx(&team.app)
+        .env("HOME", &alice)
+        .args(["access", "sync", "-f", FILE])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "an unreviewed line was approved");
+    envx(&team.app)
+        .env("HOME", &alice)
+        .args(["access", "sync", "--accept-recipients", "-f", FILE])
+        .assert()
+        .success();
+    assert_eq!(ok(&team.get_as(&bob)).trim(), SECRET);
+    envx(&team.app)
+        .args(["access", "ls", "-f", FILE])
+        .assert()
+        .success();
+}

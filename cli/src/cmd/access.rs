@@ -24,6 +24,9 @@ pub enum AccessCommand {
     /// Remove NAME, then make a new key pair, re-encrypt every value, reseal and wrap the new
     /// key to the remaining recipients (all or nothing). --no-rotate only re-wraps.
     Revoke(RevokeArgs),
+    /// Wrap the key again to the recipients listed (after `envx rotate`, or to approve lines
+    /// added by a reviewed pull request with --accept-recipients).
+    Sync(SyncArgs),
     /// List the recipients of each env file, their key types, and whether the wrapped key
     /// matches the approved list. Needs no key.
     Ls(LsArgs),
@@ -66,6 +69,18 @@ pub struct RevokeArgs {
     accept_recipients: bool,
 }
 
+/// Arguments of `envx access sync`.
+#[derive(Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    files: FileArgs,
+    #[command(flatten)]
+    key_command: KeyCommand,
+    /// Approve every line of the recipients file as it is now (after reviewing it).
+    #[arg(long)]
+    accept_recipients: bool,
+}
+
 /// Arguments of `envx access ls`.
 #[derive(Args)]
 pub struct LsArgs {
@@ -88,6 +103,7 @@ pub fn run(command: &AccessCommand, ctx: &Context, ui: &Ui) -> Result<Exit, Fail
     match command {
         AccessCommand::Grant(args) => grant(args, ctx, ui),
         AccessCommand::Revoke(args) => revoke(args, ctx, ui),
+        AccessCommand::Sync(args) => sync(args, ctx, ui),
         AccessCommand::Ls(args) => ls(args, ui),
         AccessCommand::Export(args) => export(args, ctx),
     }
@@ -219,6 +235,22 @@ fn revoke(args: &RevokeArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             ));
         }
     }
+    Ok(Exit::Success)
+}
+
+fn sync(args: &SyncArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
+    let (file, decryptor, _locks) = open(&args.files, &args.key_command, ctx, "access sync")?;
+    let plan =
+        access::sync(&file, &decryptor, &options(args.accept_recipients, ctx)).map_err(failure)?;
+    plan.commit()?;
+    report(&plan, ui);
+    ui.info(&format!(
+        "{}: the key is wrapped to {} ({}); next: commit it and {}",
+        show(file.path()),
+        plan.names.join(", "),
+        show(&plan.paths.wrapped),
+        show(&plan.paths.recipients)
+    ));
     Ok(Exit::Success)
 }
 
