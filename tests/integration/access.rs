@@ -741,3 +741,35 @@ fn sync_rewraps_after_a_rotation_and_approves_a_reviewed_line() {
         .assert()
         .success();
 }
+
+#[test]
+fn redact_masks_the_identity_a_child_finds_on_disk() {
+    let team = Team::new();
+    let (alice, alice_r) = team.person("alice");
+    team.grant("alice", &alice_r);
+    fs::remove_file(team.app.join(".env.keys")).unwrap();
+    let text = Team::identity_text(&alice);
+    let secret_line = text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY"))
+        .unwrap()
+        .to_owned();
+    let path = alice.join(".config/envx/identity.txt");
+    let out = envx(&team.app)
+        .env("ENVX_IDENTITY", &text)
+        .args([
+            "run",
+            "--redact",
+            "-f",
+            FILE,
+            "--",
+            "grep",
+            "AGE-SECRET-KEY",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let shown = ok(&out);
+    assert!(!shown.contains(&secret_line), "{shown}");
+    assert!(shown.contains("[REDACTED:ENVX_IDENTITY]"), "{shown}");
+}

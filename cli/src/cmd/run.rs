@@ -224,6 +224,16 @@ fn redactor(
         .filter_map(|k| Some((k.clone(), Zeroizing::new(child_env.get(k)?.clone()))))
         .collect();
     for (name, value) in ctx.env.iter().filter(|(k, _)| is_private_key_var(k)) {
+        if name == envx_core::access::identity::IDENTITY_VAR {
+            // Identity text: each line that is not a comment (an age identity, a line of an
+            // ssh key).
+            for line in value.lines().map(str::trim) {
+                if !line.is_empty() && !line.starts_with('#') && !line.starts_with("-----") {
+                    secrets.push((name.clone(), Zeroizing::new(line.to_owned())));
+                }
+            }
+            continue;
+        }
         for key in value.split(',') {
             secrets.push((name.clone(), Zeroizing::new(key.trim().to_owned())));
         }
