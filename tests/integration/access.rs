@@ -773,3 +773,61 @@ fn redact_masks_the_identity_a_child_finds_on_disk() {
     assert!(!shown.contains(&secret_line), "{shown}");
     assert!(shown.contains("[REDACTED:ENVX_IDENTITY]"), "{shown}");
 }
+
+#[test]
+#[ignore = "needs git; .ci/run installs it and runs ignored tests"]
+fn verify_refuses_an_older_recipients_list_brought_back() {
+    use crate::common::git_ok;
+    let team = Team::new();
+    fs::remove_dir(team.root.join(".git")).unwrap();
+    git_ok(&team.root, &["init", "-q"]);
+    let (alice, alice_r) = team.person("alice");
+    let (_bob, bob_r) = team.person("bob");
+    team.grant("alice", &alice_r);
+    team.grant("bob", &bob_r);
+    let recipients = team.app.join("envx-access/production.recipients");
+    let with_bob = fs::read(&recipients).unwrap();
+    let wrapped_with_bob = fs::read(team.app.join("envx-access/production.age")).unwrap();
+    envx(&team.app)
+        .env("HOME", &alice)
+        .args(["access", "revoke", "bob", "--no-rotate", "-f", FILE])
+        .assert()
+        .success();
+    envx(&team.app)
+        .env("HOME", &alice)
+        .args(["seal", "-f", FILE, "--yes"])
+        .assert()
+        .success();
+    git_ok(
+        &team.root,
+        &["add", "app/.env.production", "app/envx-access"],
+    );
+    git_ok(&team.root, &["commit", "-q", "-m", "bob revoked"]);
+    envx(&team.app)
+        .args(["verify", "-f", FILE])
+        .assert()
+        .success();
+    // A pull request brings back the list (and wrapped key) from before the revocation: both
+    // authentic, sealed with the same key.
+    fs::write(&recipients, &with_bob).unwrap();
+    fs::write(
+        team.app.join("envx-access/production.age"),
+        &wrapped_with_bob,
+    )
+    .unwrap();
+    let out = envx(&team.app)
+        .args(["verify", "-f", FILE])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("goes back from seq 3"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = envx(&team.app)
+        .args(["verify", "--base", "HEAD", "-f", FILE])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -55,7 +55,7 @@ pub fn run(args: &VerifyArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
                 ui.warn(&format!("{shown}: {problem}"));
             }
         }
-        if let Some(problem) = recipients_problem(path, &text) {
+        if let Some(problem) = recipients_problem(path, &text, args.base.as_deref()) {
             failed += 1;
             ui.warn(&problem);
         }
@@ -73,14 +73,41 @@ pub fn run(args: &VerifyArgs, _ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
 /// The env file's recipients file (team access), when it has one whose seal, made with the
 /// env file's own key, does not approve every line: a recipient added or swapped by someone
 /// who does not hold the key.
-fn recipients_problem(path: &Path, text: &str) -> Option<String> {
+fn recipients_problem(path: &Path, text: &str, base: Option<&str>) -> Option<String> {
     let file = envx_core::envfile::EnvFile::from_text(path, text).ok()?;
     let status = match envx_core::access::status(&file) {
         Ok(status) => status,
         Err(e) => return Some(e.to_string()),
     };
-    if !status.exists || status.seal.is_valid() {
+    if !status.exists {
         return None;
+    }
+    if let SealState::Valid { seq, signer, .. } = &status.seal {
+        // Replays: the recipients list in the base (default HEAD) sealed with the same key
+        // must not be newer, so an older list (someone since revoked) cannot come back.
+        let rev = base.unwrap_or("HEAD");
+        let shown = show(&status.paths.recipients);
+        let old = match base_version(&status.paths.recipients, rev) {
+            Ok(Some(old)) => old,
+            Ok(None) => return None,
+            Err(e) if base.is_some() => return Some(e.to_string()),
+            Err(_) => return None,
+        };
+        let before = seal::check(&old.text, Some(signer));
+        return match before.authentic_seq() {
+            Some(then) if then > *seq => Some(format!(
+                "{shown}: recipients seal goes back from seq {then} in {rev} to seq {seq}: an older recipients list was restored"
+            )),
+            Some(then)
+                if then == *seq
+                    && old.text.as_str() != read_text(&status.paths.recipients).ok()?.as_str() =>
+            {
+                Some(format!(
+                    "{shown}: recipients seal has the same seq {seq} as in {rev} but other content"
+                ))
+            }
+            _ => None,
+        };
     }
     let names = if status.unapproved.is_empty() {
         String::new()
