@@ -24,6 +24,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 pub use encode::{encode_in_style, encode_value};
+pub(crate) use scan::{Summary, find_byte, unterminated};
 
 /// The quote character around a raw value (taken from its first character, as dotenvx does,
 /// even when the quote is never closed).
@@ -184,16 +185,35 @@ impl Document {
 
     /// As [`Document::parse`], taking the text without copying it.
     pub fn parse_owned(text: String) -> Self {
-        let source = Arc::new(text);
-        let scanned = scan::scan(&source);
-        Self {
+        Self::scan_shared(Arc::new(text), &|_| true).0
+    }
+
+    /// As [`Document::parse_owned`], but only the assignments whose key passes `keep` become
+    /// entries (every assignment is still found, so stray lines are the same). For reading a
+    /// few keys of a large file: no entry is built for the others. The summary reports what
+    /// the checks of a whole file need from the assignments left out.
+    pub(crate) fn parse_filtered(text: String, keep: &dyn Fn(&str) -> bool) -> (Self, Summary) {
+        Self::scan_shared(Arc::new(text), keep)
+    }
+
+    /// The text first parsed, scanned again with another filter (the text is shared, not
+    /// copied).
+    pub(crate) fn rescan(&self, keep: &dyn Fn(&str) -> bool) -> (Self, Summary) {
+        let source = self.original.as_ref().unwrap_or(&self.source);
+        Self::scan_shared(Arc::clone(source), keep)
+    }
+
+    fn scan_shared(source: Arc<String>, keep: &dyn Fn(&str) -> bool) -> (Self, Summary) {
+        let scanned = scan::scan(&source, keep);
+        let doc = Self {
             source,
             entries: scanned.entries,
             stray: scanned.stray,
             inserted: None,
             removed: Vec::new(),
             original: None,
-        }
+        };
+        (doc, scanned.summary)
     }
 
     /// The text as it was parsed: edits are kept apart and applied only by `to_string`.

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use crate::cache::FileCache;
 use crate::crypto::{self, CryptoError, ENCRYPTED_PREFIX};
 use crate::discover::{Candidate, KeyRing, KeySearch, KeySource, KeysFileCache};
-use crate::document::{Document, Entry};
+// A raw value that opens a quote it does not close: dotenvx reads such a value literally
+// (quote included) and parses the following lines as new keys, which silently turns a broken
+// multi-line secret into several plaintext entries. envx refuses it.
+use crate::document::{Document, Entry, unterminated};
 use crate::error::{Error, Result};
 use crate::fs::read_text;
 use crate::keys::PublicKey;
@@ -22,6 +25,9 @@ pub struct EnvFile {
     doc: Document,
     names: KeyNames,
     public: Option<(PublicKey, usize)>,
+    /// For a filtered document ([`EnvFile::open_filtered`]): does any value of the whole file,
+    /// kept or not, hold a ciphertext?
+    encrypted: Option<bool>,
 }
 
 impl EnvFile {
@@ -51,18 +57,56 @@ impl EnvFile {
         Self::from_document(path, Document::parse(text))
     }
 
+    /// Reads `path` for a reader of a few keys: every check of [`EnvFile::open`] is made, over
+    /// the whole file, with the same errors, but the document holds only the assignments whose
+    /// key passes `keep` (and the public key's). No entry is built for the others, which is
+    /// what makes reading one key of a large file cheap. Not for editing: writing it back is
+    /// never done.
+    ///
+    /// # Errors
+    /// As [`EnvFile::open`].
+    pub(crate) fn open_filtered(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Self> {
+        let mut text = read_text(path)?;
+        let keep = |key: &str| key.starts_with(PUBLIC_KEY_PREFIX) || keep(key);
+        let (doc, summary) = Document::parse_filtered(std::mem::take(&mut *text), &keep);
+        Self::checked(path, doc, summary.unterminated, Some(summary.encrypted))
+    }
+
+    /// For a file read by [`EnvFile::open_filtered`]: the same text scanned again, keeping the
+    /// assignments whose key passes `keep`.
+    pub(crate) fn refilter(&mut self, keep: &dyn Fn(&str) -> bool) {
+        let keep = |key: &str| key.starts_with(PUBLIC_KEY_PREFIX) || keep(key);
+        self.doc = self.doc.rescan(&keep).0;
+    }
+
     fn from_document(path: &Path, doc: Document) -> Result<Self> {
+        let open_quote = doc
+            .entries()
+            .iter()
+            .find(|e| unterminated(e.raw()))
+            .map(|e| (e.line(), e.key().to_owned()));
+        Self::checked(path, doc, open_quote, None)
+    }
+
+    /// The checks every file passes: no stray line, no unclosed quote (`unterminated`, the
+    /// first in the file), at most one public key, under the right name, well formed.
+    fn checked(
+        path: &Path,
+        doc: Document,
+        unterminated: Option<(usize, String)>,
+        encrypted: Option<bool>,
+    ) -> Result<Self> {
         if let Some(&line) = doc.stray_lines().first() {
             return Err(Error::MalformedLine {
                 path: path.to_owned(),
                 line,
             });
         }
-        if let Some(entry) = doc.entries().iter().find(|e| unterminated(e.raw())) {
+        if let Some((line, key)) = unterminated {
             return Err(Error::UnterminatedQuote {
                 path: path.to_owned(),
-                line: entry.line(),
-                key: entry.key().to_owned(),
+                line,
+                key,
             });
         }
         let mut file = Self {
@@ -70,6 +114,7 @@ impl EnvFile {
             names: KeyNames::for_file(path),
             doc,
             public: None,
+            encrypted,
         };
         file.read_public_key()?;
         Ok(file)
@@ -148,6 +193,9 @@ impl EnvFile {
 
     /// Does any entry hold an encrypted value?
     pub fn has_encrypted_values(&self) -> bool {
+        if let Some(encrypted) = self.encrypted {
+            return encrypted;
+        }
         self.doc
             .entries()
             .iter()
@@ -194,16 +242,6 @@ impl EnvFile {
 /// about 40 µs, starting a thread a few); `bench/bench.py` prints the crossover it measures.
 /// The margin keeps small files, the common case, on one thread.
 pub const PARALLEL_THRESHOLD: usize = 32;
-
-/// Does a raw value open a quote that does not close at its end? dotenvx reads such a value
-/// literally (quote included) and parses the following lines as new keys, which silently
-/// turns a broken multi-line secret into several plaintext entries. envx refuses it.
-fn unterminated(raw: &str) -> bool {
-    match raw.chars().next() {
-        Some(q @ ('\'' | '"' | '`')) => raw.len() < 2 || !raw.ends_with(q),
-        _ => false,
-    }
-}
 
 /// Decrypts the values of one file with its key ring.
 pub struct Decryptor {

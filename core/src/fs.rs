@@ -30,10 +30,8 @@ pub fn read_text(path: &Path) -> Result<Zeroizing<String>> {
     }
     let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
     let line_of = |offset: usize| 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
-    // `contains` is the vectorised check every file pays; finding the position is the error path.
-    if bytes.contains(&0)
-        && let Some(nul) = bytes.iter().position(|&b| b == 0)
-    {
+    // Vectorised: every file pays this check.
+    if let Some(nul) = crate::document::find_byte(0, &bytes) {
         return Err(Error::NulByte {
             path: path.to_owned(),
             line: line_of(nul),

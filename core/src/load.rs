@@ -18,7 +18,7 @@
 //! [`load`] reads every value. [`load_selected`] reads only the selected keys and what they
 //! actually reference, so that `get KEY` on a file of 10,000 values decrypts one or a few.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -110,7 +110,9 @@ impl Loaded {
 /// ([`Error::NoPrivateKey`], [`Error::Decrypt`]), a `$(...)` without a runner, an expansion
 /// that outgrows its budget. Nothing is returned half-loaded.
 pub fn load(paths: &[PathBuf], options: LoadOptions<'_>) -> Result<Loaded> {
-    Loader::open(paths, options, None, true)?.finish(|_| true)
+    let mut loader = Loader::open(paths, options, None, true, None)?;
+    let variables = loader.gather(|_| true)?;
+    Ok(loader.into_loaded(variables))
 }
 
 /// Loads only the keys in `wanted` from `paths`, with the same values and the same errors for
@@ -129,8 +131,54 @@ pub fn load_selected<'a>(
     wanted: &'a Selection,
     confine: bool,
 ) -> Result<Loaded> {
+    selected(paths, options, wanted, confine, true)
+}
+
+/// [`load_selected`]; `filtered: false` keeps every assignment in the documents from the start
+/// (the tests compare the two).
+fn selected<'a>(
+    paths: &[PathBuf],
+    options: LoadOptions<'a>,
+    wanted: &'a Selection,
+    confine: bool,
+    filtered: bool,
+) -> Result<Loaded> {
     let confine = confine.then_some(wanted);
-    Loader::open(paths, options, confine, false)?.finish(|key| wanted.contains(key))
+    // `$(...)` commands see every value before theirs: the whole files are read.
+    let filter = (filtered && options.commands.is_none()).then(|| Filter {
+        wanted,
+        extra: HashSet::new(),
+    });
+    let mut loader = Loader::open(paths, options, confine, false, filter)?;
+    let mut rounds = 0;
+    loop {
+        let result = loader.gather(|key| wanted.contains(key));
+        if !loader.incomplete {
+            return result.map(|variables| loader.into_loaded(variables));
+        }
+        // A lookup needed a name the documents left out: read again with it kept, and after
+        // a few rounds with everything kept. What this round found is dropped.
+        drop(result);
+        rounds += 1;
+        loader.widen(rounds >= MAX_ROUNDS);
+    }
+}
+
+/// Rounds of a selected load that may widen the kept names one level of references at a
+/// time before the whole files are kept.
+const MAX_ROUNDS: usize = 4;
+
+/// The names a selected load keeps in its documents: the wanted ones, and those their values
+/// turned out to look up.
+struct Filter<'a> {
+    wanted: &'a Selection,
+    extra: HashSet<String>,
+}
+
+impl Filter<'_> {
+    fn keeps(&self, key: &str) -> bool {
+        self.wanted.contains(key) || (!self.extra.is_empty() && self.extra.contains(key))
+    }
 }
 
 /// One file being loaded.
@@ -146,6 +194,27 @@ struct Source {
 }
 
 impl Source {
+    fn new(file: EnvFile, decryptor: Option<Decryptor>) -> Self {
+        let entries = file.document().entries();
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            by_key.entry(entry.key().to_owned()).or_default().push(i);
+        }
+        let decrypted = std::iter::repeat_with(|| None)
+            .take(entries.len())
+            .collect();
+        let values = std::iter::repeat_with(|| None)
+            .take(entries.len())
+            .collect();
+        Self {
+            file,
+            decryptor,
+            decrypted,
+            values,
+            by_key,
+        }
+    }
+
     /// The last definition of `key` before entry `before` (or anywhere, for `usize::MAX`).
     fn last_before(&self, key: &str, before: usize) -> Option<usize> {
         let indices = self.by_key.get(key)?;
@@ -171,6 +240,13 @@ struct Loader<'o> {
     /// Read every entry (a full load), not only the wanted ones.
     full: bool,
     loose_keys_files: Vec<(PathBuf, u32)>,
+    /// For a selected load: the names the documents keep (`None`: every name).
+    filter: Option<Filter<'o>>,
+    /// A lookup in this round needed a name the documents left out, or went deeper than a
+    /// filtered round may: its result does not count.
+    incomplete: bool,
+    /// With `incomplete`: keep every name in the next round.
+    keep_all: bool,
 }
 
 impl<'o> Loader<'o> {
@@ -179,45 +255,34 @@ impl<'o> Loader<'o> {
         options: LoadOptions<'o>,
         confine: Option<&'o Selection>,
         decrypt_ahead: bool,
+        filter: Option<Filter<'o>>,
     ) -> Result<Self> {
         let mut cache = KeysFileCache::default();
         let mut sources = Vec::with_capacity(paths.len());
         let mut input_len = 0;
         for path in paths {
-            let file = EnvFile::open(path)?;
+            let file = match &filter {
+                Some(filter) => EnvFile::open_filtered(path, &|key| filter.keeps(key))?,
+                None => EnvFile::open(path)?,
+            };
             input_len += file.document().source().len();
             let decryptor = match file.has_encrypted_values() {
                 true => Some(file.decryptor(&options.search, &mut cache)?),
                 false => None,
             };
-            let entries = file.document().entries();
-            let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, entry) in entries.iter().enumerate() {
-                by_key.entry(entry.key().to_owned()).or_default().push(i);
-            }
-            let mut decrypted: Vec<Option<Result<SecretString>>> = std::iter::repeat_with(|| None)
-                .take(entries.len())
-                .collect();
-            if let (true, Some(d)) = (decrypt_ahead, &decryptor) {
+            let mut source = Source::new(file, decryptor);
+            if let (true, Some(d)) = (decrypt_ahead, &source.decryptor) {
+                let entries = source.file.document().entries();
                 let (indices, encrypted): (Vec<usize>, Vec<_>) = entries
                     .iter()
                     .enumerate()
                     .filter(|(_, e)| e.value_starts_with(ENCRYPTED_PREFIX))
                     .unzip();
                 for (i, result) in indices.into_iter().zip(d.decrypt_many(&encrypted)) {
-                    decrypted[i] = Some(result);
+                    source.decrypted[i] = Some(result);
                 }
             }
-            let values = std::iter::repeat_with(|| None)
-                .take(entries.len())
-                .collect();
-            sources.push(Source {
-                file,
-                decryptor,
-                decrypted,
-                values,
-                by_key,
-            });
+            sources.push(source);
         }
         Ok(Self {
             sources,
@@ -230,12 +295,60 @@ impl<'o> Loader<'o> {
             depth: 0,
             full: decrypt_ahead,
             loose_keys_files: cache.loose_files().to_vec(),
+            filter,
+            incomplete: false,
+            keep_all: false,
         })
     }
 
-    /// Reads the wanted keys and gathers the result. A full load reads every entry in file
-    /// order first, so that its first error is the first in the files.
-    fn finish(mut self, wanted: impl Fn(&str) -> bool) -> Result<Loaded> {
+    /// Does this round's document keep `name`? When not, the round is marked incomplete and
+    /// the name kept in the next one.
+    fn kept(&mut self, name: &str) -> bool {
+        match &mut self.filter {
+            Some(filter) if !filter.keeps(name) => {
+                filter.extra.insert(name.to_owned());
+                self.incomplete = true;
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Scans the files again keeping the names an incomplete round missed (or every name,
+    /// with `everything` or after a lookup that went too deep) and starts afresh. The files
+    /// are not read again, and their keys are not searched again.
+    fn widen(&mut self, everything: bool) {
+        if everything || self.keep_all {
+            self.filter = None;
+        }
+        let sources = std::mem::take(&mut self.sources);
+        for Source {
+            mut file,
+            decryptor,
+            ..
+        } in sources
+        {
+            match &self.filter {
+                Some(filter) => file.refilter(&|key| filter.keeps(key)),
+                None => file.refilter(&|_| true),
+            }
+            self.sources.push(Source::new(file, decryptor));
+        }
+        self.budget = Budget::for_input(
+            self.sources
+                .iter()
+                .map(|s| s.file.document().source().len())
+                .sum(),
+        );
+        self.produced = 0;
+        self.depth = 0;
+        self.incomplete = false;
+        self.keep_all = false;
+    }
+
+    /// Reads the wanted keys. A full load reads every entry in file order first, so that its
+    /// first error is the first in the files.
+    fn gather(&mut self, wanted: impl Fn(&str) -> bool) -> Result<Vec<Variable>> {
         let mut winners: Vec<(String, usize, usize)> = Vec::new();
         let mut position: HashMap<String, usize> = HashMap::new();
         for (f, source) in self.sources.iter().enumerate() {
@@ -280,6 +393,11 @@ impl<'o> Loader<'o> {
                 from_env,
             });
         }
+        Ok(variables)
+    }
+
+    /// The result, with the files' keys.
+    fn into_loaded(self, variables: Vec<Variable>) -> Loaded {
         let files = self
             .sources
             .iter()
@@ -293,11 +411,11 @@ impl<'o> Loader<'o> {
                 }
             })
             .collect();
-        Ok(Loaded {
+        Loaded {
             variables,
             files,
             loose_keys_files: self.loose_keys_files,
-        })
+        }
     }
 
     /// The value entry `i` of file `f` gives, read on first use.
@@ -306,6 +424,11 @@ impl<'o> Loader<'o> {
             return Ok(Zeroizing::new(v.expose_secret().to_owned()));
         }
         if self.depth >= MAX_DEPTH {
+            if self.filter.is_some() {
+                // Reading everything before reads every name: keep them all.
+                self.incomplete = true;
+                self.keep_all = true;
+            }
             self.read_everything_before(f, i)?;
         }
         self.depth += 1;
@@ -492,7 +615,7 @@ impl<'o> Loader<'o> {
         {
             return Ok(Some(v));
         }
-        if self.confine.is_none_or(|only| only.contains(name)) {
+        if self.confine.is_none_or(|only| only.contains(name)) && self.kept(name) {
             let running = self.sources[f].last_before(name, i).map(|j| (f, j));
             let sources = &self.sources;
             let earlier = |g: usize| sources[g].last_before(name, usize::MAX).map(|j| (g, j));
@@ -510,6 +633,9 @@ impl<'o> Loader<'o> {
     /// dotenvx's stop rule: was `name` single-quoted earlier in file `f`, with a reference in
     /// its value?
     fn quoted_literal_has_reference(&mut self, f: usize, i: usize, name: &str) -> Result<bool> {
+        if !self.kept(name) {
+            return Ok(false);
+        }
         let source = &self.sources[f];
         let entries = source.file.document().entries();
         let Some(indices) = source.by_key.get(name) else {

@@ -35,6 +35,26 @@ use super::Entry;
 pub(super) struct Scanned {
     pub entries: Vec<Entry>,
     pub stray: Vec<usize>,
+    /// Over every assignment, kept or not: the first whose raw value opens a quote it does
+    /// not close (line, key), and whether any value is encrypted.
+    pub summary: Summary,
+}
+
+/// What a filtered scan still reports about the assignments it did not keep.
+#[derive(Default)]
+pub(crate) struct Summary {
+    /// The first assignment whose raw value opens a quote that does not close at its end.
+    pub unterminated: Option<(usize, String)>,
+    /// Does any decoded value start with `encrypted:`?
+    pub encrypted: bool,
+}
+
+/// Does a raw value open a quote that does not close at its end?
+pub(crate) fn unterminated(raw: &str) -> bool {
+    match raw.as_bytes().first() {
+        Some(&q @ (b'\'' | b'"' | b'`')) => raw.len() < 2 || raw.as_bytes().last() != Some(&q),
+        _ => false,
+    }
 }
 
 /// JavaScript's `\s`.
@@ -195,7 +215,7 @@ impl<'t> Scanner<'t> {
         let q = quote as u8;
         let mut candidates = Vec::new();
         let mut i = open + 1;
-        while let Some(offset) = bytes[i..].iter().position(|&b| b == q) {
+        while let Some(offset) = find_byte(q, &bytes[i..]) {
             let at = i + offset;
             candidates.push(at);
             let escaped = at > open + 1 && bytes[at - 1] == b'\\';
@@ -229,12 +249,14 @@ impl<'t> Scanner<'t> {
 }
 
 /// Scans `text` for assignments and for lines that are neither assignments nor comments.
-pub(super) fn scan(source: &Arc<String>) -> Scanned {
+/// Every assignment is found, but only those whose key passes `keep` become entries.
+pub(super) fn scan(source: &Arc<String>, keep: &dyn Fn(&str) -> bool) -> Scanned {
     let text = source.as_str();
     let scanner = Scanner { text };
     let mut entries = Vec::new();
     let mut covered: Vec<Range<usize>> = Vec::new();
     let mut lines = LineCounter::new(text);
+    let mut summary = Summary::default();
     let mut pos = 0;
     while pos <= text.len() {
         let Some(start) = scanner.next_line_start(pos) else {
@@ -246,18 +268,36 @@ pub(super) fn scan(source: &Arc<String>) -> Scanned {
         match scanner.match_at(start) {
             Ok(found) => {
                 let key = &text[found.key.clone()];
-                entries.push(Entry {
-                    key: key.to_owned(),
-                    line: lines.line_of(found.key.start),
-                    exported: found.exported,
-                    lines: whole_lines(text, found.key.start, found.raw.end.max(found.region.end)),
-                    region: Some(found.region),
-                    source: Arc::clone(source),
-                    parsed: found.raw,
-                    edited: None,
-                });
+                let raw = &text[found.raw.clone()];
+                if summary.unterminated.is_none() && unterminated(raw) {
+                    let line = lines.line_of(found.key.start);
+                    summary.unterminated = Some((line, key.to_owned()));
+                }
+                // A quote that closes is dropped by decoding; an unclosed one stays (and is
+                // refused above), so the prefix follows the quote or starts the value.
+                let unquoted = match raw.as_bytes().first() {
+                    Some(b'\'' | b'"' | b'`') => &raw[1..],
+                    _ => raw,
+                };
+                summary.encrypted |= unquoted.starts_with(crate::crypto::ENCRYPTED_PREFIX);
                 covered.push(start..found.end);
                 pos = found.end.max(start + 1);
+                if keep(key) {
+                    entries.push(Entry {
+                        key: key.to_owned(),
+                        line: lines.line_of(found.key.start),
+                        exported: found.exported,
+                        lines: whole_lines(
+                            text,
+                            found.key.start,
+                            found.raw.end.max(found.region.end),
+                        ),
+                        region: Some(found.region),
+                        source: Arc::clone(source),
+                        parsed: found.raw,
+                        edited: None,
+                    });
+                }
             }
             Err(q) => pos = q.max(start + 1),
         }
@@ -267,7 +307,11 @@ pub(super) fn scan(source: &Arc<String>) -> Scanned {
         }
     }
     let stray = stray_lines(text, &covered);
-    Scanned { entries, stray }
+    Scanned {
+        entries,
+        stray,
+        summary,
+    }
 }
 
 /// From the start of the line holding `from` to the end of the line holding `to`, with its
@@ -348,7 +392,7 @@ impl<'t> LineCounter<'t> {
             let span = &self.text.as_bytes()[self.pos..offset];
             // `\n` ends a line; so does a `\r` that is not the first half of `\r\n`.
             self.line += count_newlines(span);
-            if span.contains(&b'\r') {
+            if find_byte(b'\r', span).is_some() {
                 let bytes = self.text.as_bytes();
                 self.line += (self.pos..offset)
                     .filter(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
@@ -372,6 +416,15 @@ fn value_stop(bytes: &[u8]) -> Option<usize> {
         return finder.find(bytes);
     }
     memchr::memchr3(b'#', b'\r', b'\n', bytes)
+}
+
+/// The first `byte` in `bytes`, with the SSE2 searcher on x86_64 (see [`value_stop`]).
+pub(crate) fn find_byte(byte: u8, bytes: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(finder) = memchr::arch::x86_64::sse2::memchr::One::new(byte) {
+        return finder.find(bytes);
+    }
+    memchr::memchr(byte, bytes)
 }
 
 #[cfg(test)]

@@ -336,3 +336,119 @@ fn a_long_chain_of_references_is_read_lazily_without_exhausting_the_stack() {
     let loaded = load_selected(&[path], options(&env, &[]), &wanted, false).unwrap();
     assert_eq!(loaded.variables[0].value.expose_secret(), "end");
 }
+
+/// A line of a generated file for the selected-load comparison: any key of a few (duplicates
+/// likely), any value and quoting, sometimes encrypted, sometimes broken on purpose.
+fn tricky_line() -> impl Strategy<Value = (String, String, Quote, u8)> {
+    let key = prop_oneof![
+        Just("A"),
+        Just("B"),
+        Just("C"),
+        Just("D"),
+        Just("HOME"),
+        Just("DOTENV_PRIVATE_KEY"),
+    ];
+    // Pieces that look like assignments inside a multi-line value, and references.
+    let piece = prop_oneof![
+        value_text(),
+        Just("\nA=inner".to_owned()),
+        Just("\nexport B=\"x".to_owned()),
+        Just("\n  C: y".to_owned()),
+        Just("${A}${B}".to_owned()),
+        Just("${D:-$C}".to_owned()),
+        Just("$DOTENV_PRIVATE_KEY".to_owned()),
+    ];
+    let value = proptest::collection::vec(piece, 0..3).prop_map(|p| p.concat());
+    (key.prop_map(str::to_owned), value, quote(), 0u8..10)
+}
+
+/// Builds the text of a file from generated lines. `kind`: 0 and 1 encrypted (the decrypted
+/// text is expanded unless single-quoted), 2 the text as it is in double quotes (multi-line,
+/// live references), 3 the text as it is, unquoted (it may open a quote it never closes or
+/// leave stray lines), 4 a broken ciphertext, 5 followed by a stray line; otherwise encoded
+/// to read back literally.
+fn tricky_file(lines: &[(String, String, Quote, u8)], public: &PublicKey) -> String {
+    let mut text = format!("DOTENV_PUBLIC_KEY=\"{}\"\n", public.to_hex());
+    for (key, value, quote, kind) in lines {
+        let raw = match kind {
+            0 | 1 => {
+                let stored = crate::crypto::encrypt_value(public, value.as_bytes());
+                match quote {
+                    Quote::None => stored,
+                    Quote::Single => format!("'{stored}'"),
+                    _ => format!("\"{stored}\""),
+                }
+            }
+            2 => format!("\"{}\"", value.replace('"', "")),
+            3 => value.clone(),
+            4 if value.len() % 3 == 0 => "encrypted:AAAA".to_owned(),
+            _ => match encode_value(value, *quote) {
+                Some(raw) => raw,
+                None => continue,
+            },
+        };
+        text.push_str(&format!("{key}={raw}\n"));
+        if *kind == 5 && value.len() % 5 == 0 {
+            text.push_str("not an assignment\n");
+        }
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Reading a few keys keeps only their assignments in the documents (and those their
+    /// values look up): the values and errors are the same as with every assignment kept,
+    /// and the values are those a full load gives.
+    #[test]
+    fn a_selected_load_reads_what_a_full_load_reads(
+        first in proptest::collection::vec(tricky_line(), 0..10),
+        second in proptest::collection::vec(tricky_line(), 0..4),
+        wanted in proptest::sample::subsequence(vec!["A", "B", "C", "D", "HOME", "E"], 1..3),
+        confine in any::<bool>(),
+        overload in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate();
+        let paths = [dir.path().join(".env"), dir.path().join(".env.local")];
+        let local = PrivateKey::generate();
+        std::fs::write(&paths[0], tricky_file(&first, key.public_key())).unwrap();
+        std::fs::write(&paths[1], tricky_file(&second, local.public_key()).replace(
+            "DOTENV_PUBLIC_KEY=", "DOTENV_PUBLIC_KEY_LOCAL=")).unwrap();
+        let env = HashMap::from([("HOME".to_owned(), "/home/ada".to_owned())]);
+        let supplied = [key, local].map(|key| Candidate {
+            key,
+            source: KeySource::Supplied("test".to_owned()),
+        });
+        let selection = Selection::new(&wanted, [""; 0]);
+        let read = |filtered: bool| {
+            let mut options = options(&env, &supplied);
+            options.overload = overload;
+            selected(&paths, options, &selection, confine, filtered)
+                .map(|l| {
+                    l.variables
+                        .iter()
+                        .map(|v| (v.key.clone(), v.value.expose_secret().to_owned(), v.line, v.file))
+                        .collect::<Vec<_>>()
+                })
+                .map_err(|e| e.to_string())
+        };
+        let fast = read(true);
+        prop_assert_eq!(&fast, &read(false));
+        if confine {
+            return Ok(());
+        }
+        let mut options = options(&env, &supplied);
+        options.overload = overload;
+        if let (Ok(full), Ok(fast)) = (load(&paths, options), &fast) {
+            let expected: Vec<_> = full
+                .variables
+                .iter()
+                .filter(|v| selection.contains(&v.key))
+                .map(|v| (v.key.clone(), v.value.expose_secret().to_owned(), v.line, v.file))
+                .collect();
+            prop_assert_eq!(fast, &expected);
+        }
+    }
+}
