@@ -1,6 +1,7 @@
 //! An ordered parallel map for the public-key work of encrypting or decrypting many values.
 
 use std::iter::Flatten;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::vec::IntoIter;
 
 /// Results in input order, one chunk after another, handed out without first being gathered
@@ -8,10 +9,17 @@ use std::vec::IntoIter;
 /// memory).
 pub type InOrder<R> = Flatten<IntoIter<Vec<R>>>;
 
+/// Items a worker takes at a time: small enough that a worker the machine slows down (other
+/// processes, a busy core) holds back little, large enough that taking them costs nothing
+/// next to the public-key work of one item.
+const BLOCK: usize = 8;
+
 /// Applies `f` to every item. With at least `parallel_from` items the work is spread over the
-/// machine's cores, one contiguous chunk per thread, so the results come out in input order and
-/// none depends on how the work was split. Fewer items never ask for the core count, which
-/// costs file reads (cgroup limits) on Linux.
+/// machine's cores: each worker takes the next block of items until none is left, so a worker
+/// that runs slower takes fewer blocks instead of holding the others up. The blocks are put
+/// back in input order, so the results come out in input order and none depends on how the
+/// work was split. Fewer items never ask for the core count, which costs file reads (cgroup
+/// limits) on Linux.
 pub fn map_in_order<T: Sync, R: Send>(
     items: &[T],
     parallel_from: usize,
@@ -28,22 +36,38 @@ pub fn map_in_order<T: Sync, R: Send>(
             .into_iter()
             .flatten();
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    let parts: Vec<Vec<R>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+    let blocks: Vec<&[T]> = items.chunks(BLOCK).collect();
+    let next = AtomicUsize::new(0);
+    let (f, blocks, next) = (&f, &blocks, &next);
+    let mut done: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(blocks.len()))
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let at = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(block) = blocks.get(at) else {
+                            return mine;
+                        };
+                        mine.push((at, block.iter().map(f).collect::<Vec<_>>()));
+                    }
+                })
+            })
             .collect();
         workers
             .into_iter()
-            .map(|w| {
+            .flat_map(|w| {
                 w.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
     });
-    parts.into_iter().flatten()
+    done.sort_unstable_by_key(|(at, _)| *at);
+    done.into_iter()
+        .map(|(_, results)| results)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
 }
 
 #[cfg(test)]
