@@ -231,24 +231,33 @@ def env_for(home, cache=None):
 # Timing.
 
 
-def timed(cmd, cwd, env):
-    """Wall time of one run of `cmd`."""
+def timed(cmd, cwd, env, cpu=None):
+    """Wall time of one run of `cmd`; its CPU time (user + system, all threads) is appended to
+    the list `cpu` when one is given."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(map(str, cmd))} in {cwd}\n{proc.stderr.decode(errors='replace')[-2000:]}")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"failed: {' '.join(map(str, cmd))} in {cwd}\n{err.read().decode(errors='replace')[-2000:]}")
+    if cpu is not None:
+        cpu.append(usage.ru_utime + usage.ru_stime)
     return elapsed
 
 
-def median_time(runs, cmd, cwd, env, prepare=None, budget=0.0):
+def median_time(runs, cmd, cwd, env, prepare=None, budget=0.0, cpu=None):
     """Median of at least `runs` runs; fast commands repeat until `budget` seconds are spent
-    (at most 50 runs), since a median of three millisecond-long runs is mostly noise."""
-    times = []
+    (at most 50 runs), since a median of three millisecond-long runs is mostly noise. With a
+    list `cpu`, the median CPU time of the runs is appended to it."""
+    times, cpus = [], []
     while len(times) < runs or (sum(times) < budget and len(times) < 50):
         if prepare:
             prepare()
-        times.append(timed(cmd, cwd, env))
+        times.append(timed(cmd, cwd, env, cpus))
+    if cpu is not None:
+        cpu.append(statistics.median(cpus))
     return statistics.median(times)
 
 
@@ -294,7 +303,9 @@ def bench_envx(envx, base, work, n, runs, rss_tool):
         "get": [envx, "get", GET_KEY, "-f", ".env.bench"],
     }
     for name, cmd in commands.items():
-        row[f"{name}_cold"] = median_time(runs, cmd, folder, env, clear, budget=BUDGET)
+        cpu = []
+        row[f"{name}_cold"] = median_time(runs, cmd, folder, env, clear, budget=BUDGET, cpu=cpu)
+        row[f"{name}_cold_cpu"] = cpu[0]
         timed(cmd, folder, env)
         row[f"{name}_warm"] = median_time(runs, cmd, folder, env, budget=BUDGET)
     clear()
@@ -302,6 +313,7 @@ def bench_envx(envx, base, work, n, runs, rss_tool):
     row["rss_warm"] = peak_kib(rss_tool, commands["run"], folder, env)
     row["reencrypt"] = median_time(runs, [envx, "encrypt", "-f", ".env.bench"], folder, env, budget=BUDGET)
     fresh = work / "envx-fresh"
+    cpu = []
     row["encrypt"] = median_time(
         runs,
         [envx, "encrypt", "-f", ".env.bench"],
@@ -309,7 +321,9 @@ def bench_envx(envx, base, work, n, runs, rss_tool):
         env_for(fresh, cache),
         fresh_folder(fresh, {".env.bench": base / "plain.env"}),
         budget=BUDGET,
+        cpu=cpu,
     )
+    row["encrypt_cpu"] = cpu[0]
     return row
 
 
@@ -400,7 +414,8 @@ def main():
     rss_tool = maxrss_tool(work)
     age = age_key(work)
     ncores = cores()
-    print(f"envx benchmark  ({ncores} cores; medians of at least {runs} runs, up to 50 within {BUDGET} s; dotenvx fewer)\n")
+    print(f"envx benchmark  ({ncores} cores; medians of at least {runs} runs, up to 50 within {BUDGET} s; dotenvx fewer)")
+    print("load average at the start: %.2f %.2f %.2f\n" % os.getloadavg())
     rows = []
     for n in sizes:
         base = work / f"n{n}"
@@ -423,6 +438,7 @@ def main():
         rows.append(row)
         report(row, ncores)
     summary(rows, ncores)
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
 
     redact = examples / "redact_throughput"
     if subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "redact_throughput"], cwd=ROOT).returncode == 0:
@@ -530,9 +546,18 @@ def report(row, ncores):
     print("  (ratios: peer time / envx warm time; above 1 means envx is faster)")
     dec, enc = lim["seconds"], lim["encrypt_seconds"]
     print(f"  decrypt limit, 1 thread (1 EC op per value)     {fmt(dec)}   envx's path {lim['envx_seconds'] / dec:5.2f}x of it")
-    print(f"  cold decrypt --stdout / (limit / {ncores} cores)        {e['decrypt_cold'] / (dec / ncores):5.2f}x   (target <= 1.10)")
+    # Wall time against the limit spread over the cores (the target), and what explains a miss:
+    # CPU time against the limit (work envx adds) and the cores the run actually got (CPU /
+    # wall; below the core count when other processes share the machine).
+    for label, wall, cpu, limit, target in [
+        ("cold decrypt --stdout", e["decrypt_cold"], e["decrypt_cold_cpu"], dec, 1.10),
+        ("cold run -- true", e["run_cold"], e["run_cold_cpu"], dec, 1.10),
+    ]:
+        print(f"  {label + f' / (limit / {ncores} cores)':<46}{wall / (limit / ncores):5.2f}x   (target <= {target:.2f}; "
+              f"CPU {cpu / limit:4.2f}x the limit, {cpu / wall:4.2f} cores used)")
     print(f"  encrypt limit, 1 thread (2 EC ops per value)    {fmt(enc)}   envx's path {lim['envx_encrypt_seconds'] / enc:5.2f}x of it")
-    print(f"  encrypt (whole command) / (limit / {ncores} cores)      {e['encrypt'] / (enc / ncores):5.2f}x   (target <= 1.15)")
+    print(f"  {f'encrypt (whole command) / (limit / {ncores} cores)':<46}{e['encrypt'] / (enc / ncores):5.2f}x   (target <= 1.15; "
+          f"CPU {e['encrypt_cpu'] / enc:4.2f}x the limit, {e['encrypt_cpu'] / e['encrypt']:4.2f} cores used)")
     if lim["parallel_pays_from"] is not None:
         print(f"  threads beat one thread from {lim['parallel_pays_from']} values (in-process)")
     seal = row["seal"]
@@ -576,14 +601,24 @@ def summary(rows, ncores):
         peers = [f"{row[p]['rss'] / 1024:.1f} MiB" if p in row else "—" for p in PEERS if any(p in r for r in rows)]
         print(f"| {row['n']:,} | peak memory of `run` | {rss} | " + " | ".join(peers) + " |")
     print()
-    print("| values | cold `decrypt --stdout` / (decrypt limit / cores) | `encrypt` / (encrypt limit / cores) | envx decrypt path / limit (1 thread) | envx encrypt path / limit (1 thread) |")
-    print("|---|---|---|---|---|")
+    print("Wall time / (limit / cores); in brackets CPU time / limit and the cores the command got (CPU / wall)\n")
+    print("| values | cold `decrypt --stdout` | cold `run -- true` | `encrypt` (fresh) | envx decrypt path / limit (1 thread) | envx encrypt path / limit (1 thread) |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         e, lim = row["envx"], row["limit"]
+        dec, enc = lim["seconds"], lim["encrypt_seconds"]
+        cell = lambda wall, cpu, limit: f"{wall / (limit / ncores):.2f}× ({cpu / limit:.2f}×, {cpu / wall:.2f})"
         print(
-            f"| {row['n']:,} | {e['decrypt_cold'] / (lim['seconds'] / ncores):.2f}× | {e['encrypt'] / (lim['encrypt_seconds'] / ncores):.2f}× "
-            f"| {lim['envx_seconds'] / lim['seconds']:.2f}× | {lim['envx_encrypt_seconds'] / lim['encrypt_seconds']:.2f}× |"
+            f"| {row['n']:,} | {cell(e['decrypt_cold'], e['decrypt_cold_cpu'], dec)} | {cell(e['run_cold'], e['run_cold_cpu'], dec)} "
+            f"| {cell(e['encrypt'], e['encrypt_cpu'], enc)} "
+            f"| {lim['envx_seconds'] / dec:.2f}× | {lim['envx_encrypt_seconds'] / enc:.2f}× |"
         )
+    by_size = {row["n"]: row["envx"] for row in rows}
+    if 10 in by_size and 10000 in by_size:
+        print()
+        for state in ["cold", "warm"]:
+            ratio = by_size[10000][f"get_{state}"] / by_size[10][f"get_{state}"]
+            print(f"`get KEY` ({state}), 10,000 values / 10 values: {ratio:.2f}×  (target <= 3)")
     sys.stdout.flush()
 
 
