@@ -497,8 +497,13 @@ def seal_overhead(row, envx, folder, env, runs):
     shared machine drifts more between two blocks of runs than the seal costs): `run
     --require-seal` (verify first) and a fresh `encrypt` of a sealed plaintext file (check,
     encrypt, reseal)."""
-    shutil.copy(folder / ".env.bench", folder / ".env.sealed")
-    timed([envx, "seal", "--yes", "-f", ".env.sealed"], folder, env)
+    # The sealed copy keeps its file name (a file's public key is named after it), in a folder
+    # of its own with the keys.
+    sealed = folder / "sealed"
+    sealed.mkdir(exist_ok=True)
+    for name in [".env.bench", ".env.keys"]:
+        shutil.copy(folder / name, sealed / name)
+    timed([envx, "seal", "--yes", "-f", ".env.bench"], sealed, env)
     tpl = folder / ".env.tpl"
     shutil.copy(folder / "plain.env", tpl)
     timed([envx, "encrypt", "-f", ".env.tpl", "-k", "NO_SUCH_KEY"], folder, env)  # a key pair, nothing encrypted
@@ -506,12 +511,12 @@ def seal_overhead(row, envx, folder, env, runs):
     timed([envx, "seal", "--yes", "-f", ".env.tpl"], folder, env)
     shutil.copy(tpl, folder / "tpl.sealed")
     run = [envx, "run", "-f", ".env.bench", "--", "true"]
-    sealed_run = [envx, "run", "--require-seal", "-f", ".env.sealed", "--", "true"]
+    sealed_run = [envx, "run", "--require-seal", "-f", ".env.bench", "--", "true"]
     encrypt = [envx, "encrypt", "-f", ".env.tpl"]
     times = {k: [] for k in ("run", "seal_run", "encrypt_unsealed", "encrypt_sealed")}
     while len(times["run"]) < max(runs, 15):
         times["run"].append(timed(run, folder, env))
-        times["seal_run"].append(timed(sealed_run, folder, env))
+        times["seal_run"].append(timed(sealed_run, sealed, env))
         for kind in ("unsealed", "sealed"):
             shutil.copy(folder / f"tpl.{kind}", tpl)
             times[f"encrypt_{kind}"].append(timed(encrypt, folder, env))
