@@ -552,6 +552,46 @@ fn sealed_list(
     Ok(Zeroizing::new(sealed.into_bytes()))
 }
 
+/// The two writes that wrap the holder's key to `list` and seal the list (sequence `seq` + 1).
+fn rewrap(
+    mut list: Recipients,
+    holder: &Holder,
+    private_name: &str,
+    paths: AccessPaths,
+    callbacks: &Callbacks,
+    seq: u64,
+) -> Result<Plan, AccessError> {
+    let warnings = list.entries.iter().filter_map(rsa_warning).collect();
+    let wrapped = wrap(
+        &wrapped_line(private_name, &[&holder.key]),
+        &list,
+        callbacks,
+        &paths.wrapped,
+    )?;
+    list.wrapped = Some(recipients::digest(&wrapped));
+    let sealed = sealed_list(&list, private_name, &paths, &holder.key, seq)?;
+    Ok(Plan {
+        writes: vec![
+            PlannedWrite {
+                path: paths.wrapped.clone(),
+                contents: wrapped,
+                mode: NewFileMode::Default,
+            },
+            PlannedWrite {
+                path: paths.recipients.clone(),
+                contents: sealed,
+                mode: NewFileMode::Default,
+            },
+        ],
+        names: list.entries.iter().map(|e| e.name.clone()).collect(),
+        paths,
+        warnings,
+        rotated: None,
+        keys_file: None,
+        key_source: holder.source.to_string(),
+    })
+}
+
 fn rsa_warning(entry: &Recipient) -> Option<String> {
     (entry.kind == recipients::RecipientKind::SshRsa).then(|| {
         format!(
@@ -623,35 +663,14 @@ pub fn grant(
         }
     }
     refuse_unapproved(&current, Some(name), &paths.recipients)?;
-    let warnings = list.entries.iter().filter_map(rsa_warning).collect();
-    let wrapped = wrap(
-        &wrapped_line(&private_name, &[&holder.key]),
-        &list,
-        &options.callbacks,
-        &paths.wrapped,
-    )?;
-    list.wrapped = Some(recipients::digest(&wrapped));
-    let sealed = sealed_list(&list, &private_name, &paths, &holder.key, current.seq)?;
-    Ok(Plan {
-        writes: vec![
-            PlannedWrite {
-                path: paths.wrapped.clone(),
-                contents: wrapped,
-                mode: NewFileMode::Default,
-            },
-            PlannedWrite {
-                path: paths.recipients.clone(),
-                contents: sealed,
-                mode: NewFileMode::Default,
-            },
-        ],
-        names: list.entries.iter().map(|e| e.name.clone()).collect(),
+    rewrap(
+        list,
+        &holder,
+        &private_name,
         paths,
-        warnings,
-        rotated: None,
-        keys_file: None,
-        key_source: holder.source.to_string(),
-    })
+        &options.callbacks,
+        current.seq,
+    )
 }
 
 /// Wraps the environment key again to the recipients listed, all of them approved (or
@@ -675,36 +694,15 @@ pub fn sync(file: &EnvFile, decryptor: &Decryptor, options: &Options) -> Result<
         )));
     }
     refuse_unapproved(&current, None, &paths.recipients)?;
-    let mut list = current.list.clone();
-    let warnings = list.entries.iter().filter_map(rsa_warning).collect();
-    let wrapped = wrap(
-        &wrapped_line(&private_name, &[&holder.key]),
-        &list,
-        &options.callbacks,
-        &paths.wrapped,
-    )?;
-    list.wrapped = Some(recipients::digest(&wrapped));
-    let sealed = sealed_list(&list, &private_name, &paths, &holder.key, current.seq)?;
-    Ok(Plan {
-        writes: vec![
-            PlannedWrite {
-                path: paths.wrapped.clone(),
-                contents: wrapped,
-                mode: NewFileMode::Default,
-            },
-            PlannedWrite {
-                path: paths.recipients.clone(),
-                contents: sealed,
-                mode: NewFileMode::Default,
-            },
-        ],
-        names: list.entries.iter().map(|e| e.name.clone()).collect(),
+    let list = current.list.clone();
+    rewrap(
+        list,
+        &holder,
+        &private_name,
         paths,
-        warnings,
-        rotated: None,
-        keys_file: None,
-        key_source: holder.source.to_string(),
-    })
+        &options.callbacks,
+        current.seq,
+    )
 }
 
 /// Removes `name` and, with `rotate`, makes a new key pair for the environment: every value
