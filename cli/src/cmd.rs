@@ -27,10 +27,11 @@ use std::io::{self, Write};
 use crate::args::{Cli, Command};
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::proxy_engine::ProxyEngine;
 use crate::ui::{Failure, Ui};
 
-/// Runs the chosen subcommand.
-pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
+/// Runs the chosen subcommand. `engine` is the `--proxy` engine, in `envx-proxy` only.
+pub fn run(cli: Cli, ui: &Ui, engine: Option<&'static ProxyEngine>) -> Result<Exit, Failure> {
     let mut ctx = Context::capture(cli.global.strict, cli.global.no_cache);
     ctx.use_identities(cli.global.identity_command.as_deref());
     match cli.command {
@@ -49,7 +50,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<Exit, Failure> {
         Command::Gitignore(args) => gitignore::run(&args, &ctx, ui),
         Command::Precommit(args) => precommit::run(&args, &ctx, ui),
         Command::Rotate(args) => rotate::run(&args, &ctx, ui),
-        Command::Run(args) => run::run(args, ctx, ui),
+        Command::Run(args) => run::run(args, ctx, ui, engine),
         Command::Seal(args) => seal::run(&args, &ctx, ui),
         Command::Verify(args) => verify::run(&args, &ctx, ui),
         Command::Access(command) => access::run(&command, &ctx, ui),

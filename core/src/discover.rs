@@ -395,20 +395,6 @@ impl KeyRing {
     }
 }
 
-/// The keys-file problems that loading `env_files` with `search` meets, each once: after a
-/// load that succeeded they are the ones it did not need, for the caller to show as warnings
-/// ([`crate::load::load`] keeps its own cache). The variable names are derived from the file
-/// names, as for a file that declares no other.
-pub fn keys_file_problems(env_files: &[PathBuf], search: &KeySearch<'_>) -> Vec<KeysFileProblem> {
-    let mut cache = KeysFileCache::default();
-    for path in env_files {
-        let names = crate::names::KeyNames::for_file(path);
-        // Errors here were already reported (or not met) by the load itself.
-        let _ = KeyRing::collect(path, &names.private, search, &mut cache);
-    }
-    cache.problems
-}
-
 /// `.env.keys` beside the file and in each parent up to the repository root, then in `cwd`.
 fn default_keys_files(env_file: &Path, cwd: Option<&Path>) -> Vec<PathBuf> {
     let dir = match env_file.parent() {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::crypto::ENCRYPTED_PREFIX;
-use crate::discover::{KeySearch, KeySource, KeysFileCache};
+use crate::discover::{KeySearch, KeySource, KeysFileCache, KeysFileProblem};
 use crate::document::Quote;
 use crate::envfile::{Decryptor, EnvFile};
 use crate::error::{Error, Result};
@@ -90,6 +90,9 @@ pub struct Loaded {
     pub files: Vec<LoadedFile>,
     /// Keys files read that other users can read (path, permission bits): worth a warning.
     pub loose_keys_files: Vec<(PathBuf, u32)>,
+    /// Problems met in the keys files read while finding the files' keys, each once. The load
+    /// succeeded without them, so each is worth a warning, not an error.
+    pub keys_file_problems: Vec<KeysFileProblem>,
 }
 
 impl Loaded {
@@ -240,6 +243,7 @@ struct Loader<'o> {
     /// Read every entry (a full load), not only the wanted ones.
     full: bool,
     loose_keys_files: Vec<(PathBuf, u32)>,
+    keys_file_problems: Vec<KeysFileProblem>,
     /// For a selected load: the names the documents keep (`None`: every name).
     filter: Option<Filter<'o>>,
     /// A lookup in this round needed a name the documents left out, or went deeper than a
@@ -295,6 +299,7 @@ impl<'o> Loader<'o> {
             depth: 0,
             full: decrypt_ahead,
             loose_keys_files: cache.loose_files().to_vec(),
+            keys_file_problems: cache.problems().to_vec(),
             filter,
             incomplete: false,
             keep_all: false,
@@ -415,6 +420,7 @@ impl<'o> Loader<'o> {
             variables,
             files,
             loose_keys_files: self.loose_keys_files,
+            keys_file_problems: self.keys_file_problems,
         }
     }
 

@@ -393,6 +393,61 @@ fn run_without_proxy_is_unchanged() {
     }
 }
 
+/// The engine is linked into `envx-proxy` only: `envx` holds none of its code (a message only
+/// the engine prints is the marker), so a run without `--proxy` does not load it.
+#[test]
+fn the_envx_executable_carries_no_proxy_engine() {
+    const MARKER: &[u8] = b"envx proxy: only CONNECT and http:// requests";
+    let holds = |path: &str| {
+        let bytes = fs::read(path).unwrap();
+        bytes.windows(MARKER.len()).any(|w| w == MARKER)
+    };
+    assert!(
+        holds(env!("CARGO_BIN_EXE_envx-proxy")),
+        "the marker is the engine's"
+    );
+    assert!(
+        !holds(env!("CARGO_BIN_EXE_envx")),
+        "envx links the proxy engine"
+    );
+}
+
+/// `envx run --proxy` with no `envx-proxy` beside it: a clear error, and nothing starts.
+#[test]
+fn run_proxy_without_envx_proxy_beside_it_starts_nothing() {
+    let s = Setup::new(None);
+    let alone = tempfile::tempdir().unwrap();
+    let envx_copy = alone.path().join("envx");
+    fs::copy(env!("CARGO_BIN_EXE_envx"), &envx_copy).unwrap();
+    let out = std::process::Command::new(&envx_copy)
+        .current_dir(s.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", s.path())
+        .env(KEY_VAR, &s.key)
+        .args([
+            "run",
+            "--proxy",
+            "-f",
+            FILE,
+            "--",
+            "sh",
+            "-c",
+            "env > env.txt",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{}", alone.path().join("envx-proxy").display()))
+            && err.contains("cannot be started"),
+        "{err}"
+    );
+    assert!(!s.path().join("env.txt").exists(), "the child ran");
+    assert_no_secret("stderr", &err, &s);
+}
+
 #[test]
 fn plain_gives_a_withheld_key_and_a_reference_to_a_withheld_secret_is_withheld_too() {
     let s = Setup::new(None);

@@ -69,7 +69,7 @@ pub fn run(args: &GetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         None => load(&files, options)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
-    warn_keys_file_problems(&loaded, &ctx.search(&args.files.keys_files, &[]), ui);
+    warn_keys_file_problems(&loaded, ui);
     // Output a shell evaluates reaches every program it starts: the policy `run` applies.
     if matches!(args.format, GetFormat::Shell | GetFormat::Eval) {
         policy.apply(&mut loaded).map_err(policy_failure)?;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use clap::Args;
-use envx_core::discover::{Candidate, KeySearch, keys_file_problems};
+use envx_core::discover::Candidate;
 use envx_core::glob::Selection;
 use envx_core::load::{LoadOptions, Loaded, load, load_selected};
 use envx_core::policy::{CLEAN_ENV_ALLOWLIST, Policy, PolicyError, is_private_key_var};
@@ -19,9 +19,10 @@ use zeroize::Zeroizing;
 use crate::args::{FileArgs, LoadArgs, mask, warn_unmatched};
 use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
+use crate::proxy_engine::ProxyEngine;
 use crate::ui::{Failure, Ui};
 
-mod proxied;
+pub(crate) mod proxied;
 
 /// Arguments of `envx run`.
 #[derive(Args)]
@@ -122,10 +123,21 @@ pub struct ProxyArgs {
     pub check: bool,
 }
 
-/// Loads, checks and starts the child.
-pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
-    if args.proxy.check {
-        return crate::proxy::check::run(&ctx.env, ui);
+/// Loads, checks and starts the child. `engine` is the proxy, in `envx-proxy` only: `envx`
+/// hands `--proxy` over to that executable before reading anything ([`hand_over_to_proxy`]).
+pub fn run(
+    args: RunArgs,
+    ctx: Context,
+    ui: &Ui,
+    engine: Option<&ProxyEngine>,
+) -> Result<Exit, Failure> {
+    let engine = match (args.proxy.proxy, engine) {
+        (false, _) => None,
+        (true, Some(engine)) => Some(engine),
+        (true, None) => return Err(hand_over_to_proxy()),
+    };
+    if let (true, Some(engine)) = (args.proxy.check, engine) {
+        return (engine.check)(&ctx.env, ui);
     }
     let policy = loader_policy(&args.allow_loader_vars)?;
     let supplied = ctx.supplied_keys(&args.key_command)?;
@@ -163,7 +175,7 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
         false => load_selected(&files, options, &only, true)?,
     };
     ui.warn_loose_keys_files(&loaded.loose_keys_files);
-    warn_keys_file_problems(&loaded, &ctx.search(&args.files.keys_files, &supplied), ui);
+    warn_keys_file_problems(&loaded, ui);
     warn_unmatched(
         args.only.iter(),
         loaded.variables.iter().map(|v| v.key.as_str()),
@@ -178,8 +190,8 @@ pub fn run(args: RunArgs, ctx: Context, ui: &Ui) -> Result<Exit, Failure> {
     }
     report(&loaded, &injected, ui);
     ctx.save_cache(ui);
-    if args.proxy.proxy {
-        return proxied::run(&args, &ctx, ui, &loaded, base, injected, &supplied);
+    if let Some(engine) = engine {
+        return (engine.run)(&args, &ctx, ui, &loaded, base, injected, &supplied);
     }
 
     let names: Vec<String> = injected.iter().map(|(k, _)| k.clone()).collect();
@@ -320,17 +332,11 @@ fn injected(
 
 /// Warns about the keys files a successful load did not need but found broken (a malformed
 /// key, an unreadable file): the key came from elsewhere, so they did not stop the command.
-pub(crate) fn warn_keys_file_problems(loaded: &Loaded, search: &KeySearch<'_>, ui: &Ui) {
-    let used: Vec<PathBuf> = loaded
-        .files
-        .iter()
-        .filter(|f| f.key_source.is_some())
-        .map(|f| f.path.clone())
-        .collect();
-    if used.is_empty() {
+pub(crate) fn warn_keys_file_problems(loaded: &Loaded, ui: &Ui) {
+    if loaded.files.iter().all(|f| f.key_source.is_none()) {
         return;
     }
-    for problem in keys_file_problems(&used, search) {
+    for problem in &loaded.keys_file_problems {
         ui.warn(&format!(
             "{}; ignored, the key came from elsewhere",
             crate::ui::escape(&problem.to_string())
@@ -418,4 +424,28 @@ fn start_failure(error: &std::io::Error, program: &OsString) -> Failure {
         }
         _ => Failure::new(format!("cannot start {name}: {error}")).with_exit(Exit::CannotExecute),
     }
+}
+
+/// `envx run --proxy`: replaces this process with `envx-proxy` from the folder of the running
+/// executable, with the same arguments and environment (the private keys it needs are there,
+/// as they are for envx). Returns only when that fails.
+fn hand_over_to_proxy() -> Failure {
+    use std::os::unix::process::CommandExt as _;
+
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return Failure::new(format!("--proxy: cannot find the running executable: {e}")),
+    };
+    let proxy = exe.with_file_name(crate::proxy_engine::EXECUTABLE);
+    let mut argv = std::env::args_os();
+    let mut command = Command::new(&proxy);
+    if let Some(name) = argv.next() {
+        command.arg0(name);
+    }
+    let error = command.args(argv).exec();
+    Failure::new(format!(
+        "--proxy runs in {}, which cannot be started: {error}",
+        proxy.display()
+    ))
+    .hint("envx-proxy is built and installed with envx (`cargo install --path cli` installs both)")
 }

@@ -26,7 +26,7 @@ use crate::ui::{Failure, Ui};
 
 /// Runs the child behind the proxy. `base` is the environment the child starts from and
 /// `injected` what `run` would add to it without `--proxy`.
-pub(super) fn run(
+pub(crate) fn run(
     args: &RunArgs,
     ctx: &Context,
     ui: &Ui,
