@@ -88,9 +88,6 @@ pub fn run_redacted(
     redactor: Redactor,
     start_failure: impl Fn(&std::io::Error) -> Failure,
 ) -> Result<Exit, Failure> {
-    // Registered before the child starts, so no signal falls between the two.
-    let mut signals = SignalsInfo::<WithRawSiginfo>::new(FORWARDED)
-        .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
     // The pumps learn that the child has exited when the write end of this pipe is closed
     // (std creates both ends close-on-exec, so the child does not hold them).
     let (exited_read, exited_write) =
@@ -99,29 +96,9 @@ pub fn run_redacted(
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = spawn_supervised(&mut command).map_err(|e| match e {
-        SpawnError::Protect(e) => Failure::new(format!(
-            "cannot protect envx's memory from the command, so it was not started: {e}"
-        )),
-        SpawnError::Start(e) => start_failure(&e),
-    })?;
-    // The command's copy of the environment (every injected secret) is not needed any more.
-    drop(command);
-    let pid = rustix::process::Pid::from_child(&child);
-    let handle = signals.handle();
-    let forwarder = thread::spawn(move || {
-        for info in signals.forever() {
-            if !sent_by_a_process(&info) {
-                continue;
-            }
-            if let Some(signal) = rustix::process::Signal::from_named_raw(info.si_signo) {
-                // The child may already have exited; nothing to do then.
-                let _ = rustix::process::kill_process(pid, signal);
-            }
-        }
-    });
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let mut supervised = Supervised::start(command, start_failure)?;
+    let stdout = supervised.child.stdout.take();
+    let stderr = supervised.child.stderr.take();
     let exited = exited_read.as_fd();
     let shared = Mutex::new(Outputs::new(&redactor));
     let outputs = &shared;
@@ -132,22 +109,9 @@ pub fn run_redacted(
         if let Some(err) = stderr {
             scope.spawn(move || pump(err, STDERR, outputs, exited));
         }
-        // Wait for the exit without reaping, so the forwarder stops before the child's pid
-        // can be reused by another process.
-        let exit = loop {
-            match rustix::process::waitid(
-                rustix::process::WaitId::Pid(pid),
-                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
-            ) {
-                Err(rustix::io::Errno::INTR) => continue,
-                other => break other,
-            }
-        };
-        handle.close();
-        let _ = forwarder.join();
+        let status = supervised.wait();
         drop(exited_write);
-        exit.map_err(std::io::Error::from)
-            .and_then(|_| child.wait())
+        status
     });
     shared
         .into_inner()
@@ -163,47 +127,79 @@ pub fn run_redacted(
 /// (128 + n when signal n ended it). `run --proxy` uses it: envx stays alive for the proxy, and
 /// cleans up (the CA bundle, the proxy) after the child, however the child ended.
 pub fn run_supervised(
-    mut command: Command,
+    command: Command,
     start_failure: impl Fn(&std::io::Error) -> Failure,
 ) -> Result<Exit, Failure> {
-    let mut signals = SignalsInfo::<WithRawSiginfo>::new(FORWARDED)
-        .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
-    let mut child = spawn_supervised(&mut command).map_err(|e| match e {
-        SpawnError::Protect(e) => Failure::new(format!(
-            "cannot protect envx's memory from the command, so it was not started: {e}"
-        )),
-        SpawnError::Start(e) => start_failure(&e),
-    })?;
-    drop(command);
-    let pid = rustix::process::Pid::from_child(&child);
-    let handle = signals.handle();
-    let forwarder = thread::spawn(move || {
-        for info in signals.forever() {
-            if !sent_by_a_process(&info) {
-                continue;
-            }
-            if let Some(signal) = rustix::process::Signal::from_named_raw(info.si_signo) {
-                let _ = rustix::process::kill_process(pid, signal);
-            }
-        }
-    });
-    // Waits without reaping first, so the forwarder stops before the pid can be reused.
-    let exit = loop {
-        match rustix::process::waitid(
-            rustix::process::WaitId::Pid(pid),
-            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
-        ) {
-            Err(rustix::io::Errno::INTR) => continue,
-            other => break other,
-        }
-    };
-    handle.close();
-    let _ = forwarder.join();
-    let status = exit
-        .map_err(std::io::Error::from)
-        .and_then(|_| child.wait())
+    let status = Supervised::start(command, start_failure)?
+        .wait()
         .map_err(|e| Failure::new(format!("waiting for the command failed: {e}")))?;
     Ok(Exit::Child(exit_code(status)))
+}
+
+/// A child started by [`spawn_supervised`], with a thread that forwards to it the signals
+/// another process sends envx.
+struct Supervised {
+    child: Child,
+    pid: rustix::process::Pid,
+    signals: signal_hook::iterator::Handle,
+    forwarder: thread::JoinHandle<()>,
+}
+
+impl Supervised {
+    /// Installs the signal handlers, then starts the child: no signal falls between the two.
+    /// `command`, with its copy of the environment (every injected secret), is dropped once
+    /// the child runs.
+    fn start(
+        mut command: Command,
+        start_failure: impl Fn(&std::io::Error) -> Failure,
+    ) -> Result<Self, Failure> {
+        let mut signals = SignalsInfo::<WithRawSiginfo>::new(FORWARDED)
+            .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
+        let child = spawn_supervised(&mut command).map_err(|e| match e {
+            SpawnError::Protect(e) => Failure::new(format!(
+                "cannot protect envx's memory from the command, so it was not started: {e}"
+            )),
+            SpawnError::Start(e) => start_failure(&e),
+        })?;
+        drop(command);
+        let pid = rustix::process::Pid::from_child(&child);
+        let handle = signals.handle();
+        let forwarder = thread::spawn(move || {
+            for info in signals.forever() {
+                if !sent_by_a_process(&info) {
+                    continue;
+                }
+                if let Some(signal) = rustix::process::Signal::from_named_raw(info.si_signo) {
+                    // The child may already have exited; nothing to do then.
+                    let _ = rustix::process::kill_process(pid, signal);
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            pid,
+            signals: handle,
+            forwarder,
+        })
+    }
+
+    /// Waits for the child's exit without reaping it, stops the forwarder (so it cannot signal
+    /// another process that gets the pid later), then reaps the child.
+    fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
+        let exit = loop {
+            match rustix::process::waitid(
+                rustix::process::WaitId::Pid(self.pid),
+                rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => break other,
+            }
+        };
+        self.signals.close();
+        let _ = self.forwarder.join();
+        exit.map_err(std::io::Error::from)?;
+        self.child.wait()
+    }
 }
 
 /// Whether a process sent this signal (`kill`, `sigqueue`, `tgkill`), as opposed to the kernel
