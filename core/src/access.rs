@@ -680,9 +680,26 @@ pub fn grant(
 /// # Errors
 /// As [`grant`]; an empty or missing recipients file.
 pub fn sync(file: &EnvFile, decryptor: &Decryptor, options: &Options) -> Result<Plan, AccessError> {
+    let (holder, paths, current) = approved_list(file, decryptor, options)?;
+    rewrap(
+        current.list,
+        &holder,
+        &file.names().private,
+        paths,
+        &options.callbacks,
+        current.seq,
+    )
+}
+
+/// The key holder, the access files and the current recipients list, which must name someone
+/// and hold only approved lines (or `--accept-recipients`).
+fn approved_list(
+    file: &EnvFile,
+    decryptor: &Decryptor,
+    options: &Options,
+) -> Result<(Holder, AccessPaths, Current), AccessError> {
     let holder = holder(file, decryptor)?;
-    let private_name = file.names().private.clone();
-    let paths = locate(file.path(), &private_name);
+    let paths = locate(file.path(), &file.names().private);
     let mut current = current(&paths, &holder.public)?;
     if options.accept_recipients {
         current.unapproved.clear();
@@ -694,15 +711,7 @@ pub fn sync(file: &EnvFile, decryptor: &Decryptor, options: &Options) -> Result<
         )));
     }
     refuse_unapproved(&current, None, &paths.recipients)?;
-    let list = current.list.clone();
-    rewrap(
-        list,
-        &holder,
-        &private_name,
-        paths,
-        &options.callbacks,
-        current.seq,
-    )
+    Ok((holder, paths, current))
 }
 
 /// Removes `name` and, with `rotate`, makes a new key pair for the environment: every value
@@ -742,39 +751,66 @@ pub fn revoke(
         )));
     }
     refuse_unapproved(&current, Some(name), &paths.recipients)?;
+    match rotate {
+        false => rewrap(
+            list,
+            &holder,
+            &private_name,
+            paths,
+            &options.callbacks,
+            current.seq,
+        ),
+        true => rotate_and_rewrap(
+            file,
+            decryptor,
+            &holder,
+            list,
+            current.seq,
+            paths,
+            &options.callbacks,
+        ),
+    }
+}
+
+/// Makes a new key pair for the environment whose key is wrapped to its recipients: every
+/// value re-encrypted, the env file's seal renewed, the recipients file sealed with the new key
+/// and the new key wrapped to the same recipients, and a keys file that held the old key given
+/// the new one. `envx rotate` takes this path when the environment has a recipients file, so
+/// that teammates keep access through their identities.
+///
+/// # Errors
+/// As [`sync`]; a value that cannot be decrypted (a rotation never drops a value).
+pub fn rotate(
+    file: EnvFile,
+    decryptor: &Decryptor,
+    options: &Options,
+) -> Result<Plan, AccessError> {
+    let (holder, paths, current) = approved_list(&file, decryptor, options)?;
+    rotate_and_rewrap(
+        file,
+        decryptor,
+        &holder,
+        current.list,
+        current.seq,
+        paths,
+        &options.callbacks,
+    )
+}
+
+/// The rotation behind [`revoke`] and [`rotate`]: a new key for `file`, wrapped to `list`.
+fn rotate_and_rewrap(
+    file: EnvFile,
+    decryptor: &Decryptor,
+    holder: &Holder,
+    mut list: Recipients,
+    seq: u64,
+    paths: AccessPaths,
+    callbacks: &Callbacks,
+) -> Result<Plan, AccessError> {
+    let private_name = file.names().private.clone();
     let warnings = list.entries.iter().filter_map(rsa_warning).collect();
     let names = list.entries.iter().map(|e| e.name.clone()).collect();
     let key_source = holder.source.to_string();
-    if !rotate {
-        let wrapped = wrap(
-            &wrapped_line(&private_name, &[&holder.key]),
-            &list,
-            &options.callbacks,
-            &paths.wrapped,
-        )?;
-        list.wrapped = Some(recipients::digest(&wrapped));
-        let sealed = sealed_list(&list, &private_name, &paths, &holder.key, current.seq)?;
-        return Ok(Plan {
-            writes: vec![
-                PlannedWrite {
-                    path: paths.wrapped.clone(),
-                    contents: wrapped,
-                    mode: NewFileMode::Default,
-                },
-                PlannedWrite {
-                    path: paths.recipients.clone(),
-                    contents: sealed,
-                    mode: NewFileMode::Default,
-                },
-            ],
-            names,
-            paths,
-            warnings,
-            rotated: None,
-            keys_file: None,
-            key_source,
-        });
-    }
     let env_path = file.path().to_owned();
     let rotation = Rotation::prepare(file, decryptor)?;
     let new_key = rotation.new_key().clone();
@@ -783,17 +819,17 @@ pub fn revoke(
     let both = wrap(
         &wrapped_line(&private_name, &[&new_key, &holder.key]),
         &list,
-        &options.callbacks,
+        callbacks,
         &paths.wrapped,
     )?;
     let wrapped = wrap(
         &wrapped_line(&private_name, &[&new_key]),
         &list,
-        &options.callbacks,
+        callbacks,
         &paths.wrapped,
     )?;
     list.wrapped = Some(recipients::digest(&wrapped));
-    let sealed = sealed_list(&list, &private_name, &paths, &new_key, current.seq)?;
+    let sealed = sealed_list(&list, &private_name, &paths, &new_key, seq)?;
     let mut writes = Vec::new();
     let keys_texts = rotation.keys_file_texts();
     if let Some((path, both_text, _)) = &keys_texts {

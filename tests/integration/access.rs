@@ -689,41 +689,53 @@ fn age_opens_the_wrapped_key_for_dotenvx_and_envx_opens_a_key_age_wrapped() {
 }
 
 #[test]
-fn sync_rewraps_after_a_rotation_and_approves_a_reviewed_line() {
+fn rotate_wraps_the_new_key_to_the_teammates_and_sync_approves_a_reviewed_line() {
     let team = Team::new();
     let (alice, alice_r) = team.person("alice");
     team.grant("alice", &alice_r);
-    // `envx rotate` changes the key (into .env.keys); the wrapped key still holds the old one.
+    let old_key = team.private_hex();
     envx(&team.app)
         .args(["rotate", "-f", FILE])
         .assert()
         .success();
-    let listed = envx(&team.app)
-        .args(["access", "ls", "-f", FILE])
-        .output()
-        .unwrap();
-    assert!(
-        !listed.status.success(),
-        "the old list is not sealed by the new key"
-    );
-    // sync refuses until the list (sealed by the old key) is accepted after review.
-    let out = envx(&team.app)
-        .args(["access", "sync", "-f", FILE])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    assert_ne!(team.private_hex(), old_key);
+    // The list is sealed with the new key, and the wrapped key is the new one: alice reads
+    // with no keys file around, and the old key opens nothing.
     envx(&team.app)
-        .args(["access", "sync", "--accept-recipients", "-f", FILE])
+        .args(["access", "ls", "-f", FILE])
         .assert()
         .success();
     fs::remove_file(team.app.join(".env.keys")).unwrap();
     assert_eq!(ok(&team.get_as(&alice)).trim(), SECRET);
-    // A pull request adds bob's line; once reviewed, a key holder approves it with sync.
+    let out = envx(&team.app)
+        .env("DOTENV_PRIVATE_KEY_PRODUCTION", &old_key)
+        .args(["get", "API_KEY", "-f", FILE])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the old key still opens the file");
+    // A pull request adds bob's line. Until a key holder approves it, neither rotate nor sync
+    // wraps the key to it, and a refused rotate changes no byte.
     let (bob, bob_r) = team.person("bob");
     let recipients = team.app.join("envx-access/production.recipients");
     let text = fs::read_to_string(&recipients).unwrap();
     fs::write(&recipients, format!("{text}# bob\n{bob_r}\n")).unwrap();
     assert!(!team.get_as(&bob).status.success());
+    let before = snapshot(&team.root);
+    let out = envx(&team.app)
+        .env("HOME", &alice)
+        .args(["rotate", "-f", FILE])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(
+        !out.status.success() && err.contains("not approved"),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(&team.root),
+        before,
+        "a refused rotate changed a file"
+    );
     let out = envx(&team.app)
         .env("HOME", &alice)
         .args(["access", "sync", "-f", FILE])
@@ -736,7 +748,16 @@ fn sync_rewraps_after_a_rotation_and_approves_a_reviewed_line() {
         .assert()
         .success();
     assert_eq!(ok(&team.get_as(&bob)).trim(), SECRET);
+    // Both keep access through a rotation made by alice, whose key came from the wrapped file.
     envx(&team.app)
+        .env("HOME", &alice)
+        .args(["rotate", "-f", FILE])
+        .assert()
+        .success();
+    assert_eq!(ok(&team.get_as(&bob)).trim(), SECRET);
+    assert_eq!(ok(&team.get_as(&alice)).trim(), SECRET);
+    envx(&team.app)
+        .env("HOME", &alice)
         .args(["access", "ls", "-f", FILE])
         .assert()
         .success();

@@ -109,7 +109,7 @@ pub fn run(command: &AccessCommand, ctx: &Context, ui: &Ui) -> Result<Exit, Fail
     }
 }
 
-fn failure(error: AccessError) -> Failure {
+pub(crate) fn failure(error: AccessError) -> Failure {
     match error {
         AccessError::Core(e) => Failure::from(e),
         other => Failure::new(other.to_string()),
