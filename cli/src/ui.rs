@@ -133,6 +133,17 @@ impl Ui {
         }
     }
 
+    /// Keys files a command went on without (a malformed line, an unreadable file) after it
+    /// found the key it needed elsewhere: each gets a warning, never an error.
+    pub fn warn_keys_file_problems(&self, problems: &[envx_core::discover::KeysFileProblem]) {
+        for problem in problems {
+            self.warn(&format!(
+                "{}; ignored, the key came from elsewhere",
+                escape(&problem.to_string())
+            ));
+        }
+    }
+
     /// An error and its hint.
     pub fn error(&self, failure: &Failure) {
         self.line(&self.paint("error: ", "1;31"), &failure.message);

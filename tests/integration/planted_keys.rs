@@ -62,6 +62,24 @@ fn a_broken_keys_file_that_is_not_needed_warns_and_the_run_goes_on() {
             "{how}"
         );
         assert!(stderr_of(out.get_output()).contains(message), "{how}");
+        // So do decrypt and set, which need the key too.
+        for args in [
+            &["decrypt", "-f", ".env.production", "--stdout"][..],
+            &["set", "GREETING", "Hello again", "-f", ".env.production"][..],
+        ] {
+            let out = envx(dir.path())
+                .args(args)
+                .env("DOTENV_PRIVATE_KEY_PRODUCTION", KAT_PRIVATE)
+                .assert()
+                .success();
+            let stderr = stderr_of(out.get_output());
+            assert!(
+                stderr.contains(message)
+                    && stderr.contains("; ignored, the key came from elsewhere"),
+                "{how} {}: {stderr}",
+                args[0]
+            );
+        }
     }
 }
 

@@ -52,15 +52,20 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         lock_folders(&files)?
     };
     let mut planned = Vec::new();
+    let mut found_a_key = false;
     for path in files {
         let mut file = EnvFile::open(&path)?;
         args.keys
             .warn_unknown(file.document().entries().iter().map(|e| e.key()), ui);
         let decryptor = file.decryptor(&search, &mut cache)?;
         let changed = edit::decrypt(&mut file, &decryptor, &selection)?;
+        found_a_key |= decryptor.matching().is_some();
         planned.push((file, changed));
     }
     ui.warn_loose_keys_files(cache.loose_files());
+    if found_a_key {
+        ui.warn_keys_file_problems(cache.problems());
+    }
     ctx.save_cache(ui);
     if args.stdout {
         let mut out = Zeroizing::new(String::new());

@@ -336,12 +336,7 @@ pub(crate) fn warn_keys_file_problems(loaded: &Loaded, ui: &Ui) {
     if loaded.files.iter().all(|f| f.key_source.is_none()) {
         return;
     }
-    for problem in &loaded.keys_file_problems {
-        ui.warn(&format!(
-            "{}; ignored, the key came from elsewhere",
-            crate::ui::escape(&problem.to_string())
-        ));
-    }
+    ui.warn_keys_file_problems(&loaded.keys_file_problems);
 }
 
 /// The loader policy with the names the user allowed.

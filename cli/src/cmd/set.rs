@@ -107,6 +107,9 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         decryptor.check_writable()?;
     }
     ui.warn_loose_keys_files(cache.loose_files());
+    if decryptor.as_ref().is_some_and(|d| d.matching().is_some()) {
+        ui.warn_keys_file_problems(cache.problems());
+    }
     let public = if plain {
         None
     } else {
