@@ -13,6 +13,10 @@
 //! Usage: `crypto_limit N` prints one JSON object: `seconds` (decrypt limit), `envx_seconds`
 //! (envx's decrypt path), `encrypt_seconds` (encrypt limit), `envx_encrypt_seconds` (envx's
 //! encrypt path, base64 included), `parallel_pays_from`.
+//!
+//! `crypto_limit N --bound` times each bare loop once, on one thread and spread over every core
+//! (`decrypt_1`, `decrypt_all`, `encrypt_1`, `encrypt_all`, `threads`): the benchmark runs it
+//! between envx's own runs, since the speed of a shared machine changes from second to second.
 
 use std::time::Instant;
 
@@ -47,37 +51,12 @@ fn main() {
             envx_core::crypto::decode_payload(&stored).expect("valid base64")
         })
         .collect();
+    if std::env::args().nth(2).as_deref() == Some("--bound") {
+        bound(n, &payloads, &secret);
+        return;
+    }
 
-    let seconds = best(|| {
-        let mut total = 0usize;
-        for payload in &payloads {
-            let (point, rest) = payload.split_at(65);
-            let (nonce, rest) = rest.split_at(16);
-            let (tag, ciphertext) = rest.split_at(16);
-            let ephemeral = PublicKey::from_sec1_bytes(point).expect("on the curve");
-            let shared = (ephemeral.to_projective() * *secret)
-                .to_affine()
-                .to_encoded_point(false);
-            let mut ikm = Vec::with_capacity(130);
-            ikm.extend_from_slice(point);
-            ikm.extend_from_slice(shared.as_bytes());
-            let mut key = [0u8; 32];
-            Hkdf::<Sha256>::new(None, &ikm)
-                .expand(&[], &mut key)
-                .expect("32 bytes");
-            let mut buffer = ciphertext.to_vec();
-            AesGcm::<Aes256, U16>::new(&key.into())
-                .decrypt_in_place_detached(
-                    Nonce::from_slice(nonce),
-                    b"",
-                    &mut buffer,
-                    Tag::from_slice(tag),
-                )
-                .expect("authentic");
-            total += buffer.len();
-        }
-        assert!(total > 0 || n == 0);
-    });
+    let seconds = best(|| assert!(bare_decrypt(&payloads, &secret) > 0 || n == 0));
 
     // envx's own path over the same payloads, one thread: parse a file, find the key, decrypt
     // every value (base64, checks and wiping included).
@@ -157,39 +136,10 @@ fn main() {
 /// The two-scalar-multiplication bound of encrypting `n` values, and envx's own encrypt path
 /// (one thread) over the same plaintexts.
 fn encrypt_limit(n: usize) -> (f64, f64) {
-    use rand_core::RngCore as _;
     let recipient = NonZeroScalar::random(&mut OsRng);
     let recipient_point = ProjectivePoint::GENERATOR * *recipient;
-    let plaintexts: Vec<String> = (0..n)
-        .map(|i| format!("postgres://app:{i:012}@db.internal:5432/application"))
-        .collect();
-    let limit = best(|| {
-        let mut total = 0usize;
-        for plaintext in &plaintexts {
-            let ephemeral = NonZeroScalar::random(&mut OsRng);
-            let point = ProjectivePoint::mul_by_generator(&*ephemeral)
-                .to_affine()
-                .to_encoded_point(false);
-            let shared = (recipient_point * *ephemeral)
-                .to_affine()
-                .to_encoded_point(false);
-            let mut ikm = Vec::with_capacity(130);
-            ikm.extend_from_slice(point.as_bytes());
-            ikm.extend_from_slice(shared.as_bytes());
-            let mut key = [0u8; 32];
-            Hkdf::<Sha256>::new(None, &ikm)
-                .expand(&[], &mut key)
-                .expect("32 bytes");
-            let mut nonce = [0u8; 16];
-            OsRng.fill_bytes(&mut nonce);
-            let mut buffer = plaintext.as_bytes().to_vec();
-            let tag = AesGcm::<Aes256, U16>::new(&key.into())
-                .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut buffer)
-                .expect("short message");
-            total += buffer.len() + tag.len();
-        }
-        assert!(total > 0 || n == 0);
-    });
+    let plaintexts = plaintexts(n);
+    let limit = best(|| assert!(bare_encrypt(&plaintexts, &recipient_point) > 0 || n == 0));
 
     let public = envx_core::keys::PublicKey::from_sec1_bytes(
         recipient_point
@@ -206,6 +156,116 @@ fn encrypt_limit(n: usize) -> (f64, f64) {
         assert!(stored > 0 || n == 0);
     });
     (limit, envx)
+}
+
+/// `--bound`: one timed run of each bare loop, on one thread and spread over every core (equal
+/// shares, one thread each), as JSON. The benchmark runs this between envx's own runs, so that
+/// both meet the same machine.
+fn bound(n: usize, payloads: &[Vec<u8>], secret: &NonZeroScalar) {
+    let recipient = ProjectivePoint::GENERATOR * *NonZeroScalar::random(&mut OsRng);
+    let plaintexts = plaintexts(n);
+    let time = |work: &dyn Fn() -> usize| {
+        let start = Instant::now();
+        assert!(work() > 0 || n == 0);
+        start.elapsed().as_secs_f64()
+    };
+    let decrypt_1 = time(&|| bare_decrypt(payloads, secret));
+    let decrypt_all = time(&|| spread(payloads, |share| bare_decrypt(share, secret)));
+    let encrypt_1 = time(&|| bare_encrypt(&plaintexts, &recipient));
+    let encrypt_all = time(&|| spread(&plaintexts, |share| bare_encrypt(share, &recipient)));
+    println!(
+        "{{\"n\": {n}, \"threads\": {}, \"decrypt_1\": {decrypt_1}, \"decrypt_all\": {decrypt_all}, \"encrypt_1\": {encrypt_1}, \"encrypt_all\": {encrypt_all}}}",
+        threads()
+    );
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// `work` over `items` in equal contiguous shares, one thread per core; the sum of the results.
+fn spread<T: Sync>(items: &[T], work: impl Fn(&[T]) -> usize + Sync) -> usize {
+    let share = items.len().div_ceil(threads()).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(share)
+            .map(|chunk| scope.spawn(|| work(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .sum()
+    })
+}
+
+/// The bare decryption of `payloads` (point, nonce, tag, ciphertext): ECDH, HKDF, AES-GCM each.
+fn bare_decrypt(payloads: &[Vec<u8>], secret: &NonZeroScalar) -> usize {
+    let mut total = 0usize;
+    for payload in payloads {
+        let (point, rest) = payload.split_at(65);
+        let (nonce, rest) = rest.split_at(16);
+        let (tag, ciphertext) = rest.split_at(16);
+        let ephemeral = PublicKey::from_sec1_bytes(point).expect("on the curve");
+        let shared = (ephemeral.to_projective() * **secret)
+            .to_affine()
+            .to_encoded_point(false);
+        let mut ikm = Vec::with_capacity(130);
+        ikm.extend_from_slice(point);
+        ikm.extend_from_slice(shared.as_bytes());
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &ikm)
+            .expand(&[], &mut key)
+            .expect("32 bytes");
+        let mut buffer = ciphertext.to_vec();
+        AesGcm::<Aes256, U16>::new(&key.into())
+            .decrypt_in_place_detached(
+                Nonce::from_slice(nonce),
+                b"",
+                &mut buffer,
+                Tag::from_slice(tag),
+            )
+            .expect("authentic");
+        total += buffer.len();
+    }
+    total
+}
+
+/// The bare encryption of `plaintexts` to `recipient`: a fresh ephemeral key (fixed-base
+/// multiplication), ECDH, randomness for the nonce, HKDF, AES-GCM each.
+fn bare_encrypt(plaintexts: &[String], recipient: &ProjectivePoint) -> usize {
+    use rand_core::RngCore as _;
+    let mut total = 0usize;
+    for plaintext in plaintexts {
+        let ephemeral = NonZeroScalar::random(&mut OsRng);
+        let point = ProjectivePoint::mul_by_generator(&*ephemeral)
+            .to_affine()
+            .to_encoded_point(false);
+        let shared = (*recipient * *ephemeral)
+            .to_affine()
+            .to_encoded_point(false);
+        let mut ikm = Vec::with_capacity(130);
+        ikm.extend_from_slice(point.as_bytes());
+        ikm.extend_from_slice(shared.as_bytes());
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &ikm)
+            .expand(&[], &mut key)
+            .expect("32 bytes");
+        let mut nonce = [0u8; 16];
+        OsRng.fill_bytes(&mut nonce);
+        let mut buffer = plaintext.as_bytes().to_vec();
+        let tag = AesGcm::<Aes256, U16>::new(&key.into())
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut buffer)
+            .expect("short message");
+        total += buffer.len() + tag.len();
+    }
+    total
+}
+
+/// The plaintexts both encrypt measurements use: 56-byte values, a typical size.
+fn plaintexts(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("postgres://app:{i:012}@db.internal:5432/application"))
+        .collect()
 }
 
 /// The fastest of three timed runs of `work`: the machine is shared, and the fastest run is the

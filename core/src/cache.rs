@@ -157,6 +157,11 @@ impl FileCache {
         None
     }
 
+    /// Whether an earlier run saved no key for this file (a cold run: nothing to look up).
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
     /// Remembers the AES key of `ephemeral`, to be saved by [`KeyCache::save`].
     pub fn record(&self, ephemeral: &[u8; POINT_LEN], aes_key: &[u8; 32]) {
         let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);

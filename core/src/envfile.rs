@@ -283,6 +283,22 @@ impl Decryptor {
     pub fn decrypt(&self, entry: &Entry) -> Result<SecretString> {
         let stored = entry.value();
         let payload = crypto::decode_payload(&stored).map_err(|cause| self.failed(entry, cause))?;
+        // The warm path (core/src/cache.rs) gives the same result, errors included.
+        self.open_decoded(entry, |key| match &self.cache {
+            Some(cache) => cache.open(key, &payload),
+            None => crypto::open(key, &payload),
+        })
+    }
+
+    /// The checks and the result of [`Decryptor::decrypt`] once the payload is decoded;
+    /// `open` opens it with the matching private key.
+    fn open_decoded(
+        &self,
+        entry: &Entry,
+        open: impl FnOnce(
+            &crate::keys::PrivateKey,
+        ) -> std::result::Result<Zeroizing<Vec<u8>>, CryptoError>,
+    ) -> Result<SecretString> {
         if self.public.is_none() {
             return Err(Error::EncryptedWithoutPublicKey {
                 path: self.path.clone(),
@@ -293,12 +309,7 @@ impl Decryptor {
         let Some(candidate) = self.matching() else {
             return Err(self.no_key());
         };
-        // The warm path (core/src/cache.rs) gives the same result, errors included.
-        let opened = match &self.cache {
-            Some(cache) => cache.open(&candidate.key, &payload),
-            None => crypto::open(&candidate.key, &payload),
-        };
-        let bytes = opened.map_err(|c| self.failed(entry, c))?;
+        let bytes = open(&candidate.key).map_err(|c| self.failed(entry, c))?;
         let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
             let mut bytes = e.into_bytes();
             zeroize::Zeroize::zeroize(&mut bytes);
@@ -343,12 +354,48 @@ impl Decryptor {
 
     /// As [`Decryptor::decrypt_many`], with threads from `parallel_from` entries on (the
     /// benchmark uses this to find where threads start to pay).
+    ///
+    /// With the key cache, the values whose key it holds cost one AES-GCM check each: they
+    /// are opened first, on this thread, since threads would add only their start-up and
+    /// contention in the allocator; the others (an elliptic-curve multiplication each) are
+    /// spread over the cores. The results are in `entries`' order either way.
     pub fn decrypt_many_from(
         &self,
         entries: &[&Entry],
         parallel_from: usize,
     ) -> InOrder<Result<SecretString>> {
-        map_in_order(entries, parallel_from, |e| self.decrypt(e))
+        let Some(cache) = self.cache.as_ref().filter(|c| !c.is_empty()) else {
+            return map_in_order(entries, parallel_from, |e| self.decrypt(e));
+        };
+        let mut results: Vec<Option<Result<SecretString>>> = Vec::with_capacity(entries.len());
+        let mut cold: Vec<(usize, &Entry)> = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let warm = match crypto::decode_payload(&entry.value()) {
+                // Fails at once, as decrypt would.
+                Err(_) => Some(self.decrypt(entry)),
+                Ok(payload) => crypto::ephemeral(&payload)
+                    .ok()
+                    .and_then(|e| cache.lookup(e))
+                    .map(|aes_key| {
+                        self.open_decoded(entry, |_| crypto::open_with_key(&aes_key, &payload))
+                    }),
+            };
+            if warm.is_none() {
+                cold.push((i, *entry));
+            }
+            results.push(warm);
+        }
+        let cold_entries: Vec<&Entry> = cold.iter().map(|(_, e)| *e).collect();
+        for ((i, _), result) in cold
+            .iter()
+            .zip(map_in_order(&cold_entries, parallel_from, |e| {
+                self.decrypt(e)
+            }))
+        {
+            results[*i] = Some(result);
+        }
+        let results: Vec<Result<SecretString>> = results.into_iter().flatten().collect();
+        vec![results].into_iter().flatten()
     }
 
     fn failed(&self, entry: &Entry, cause: CryptoError) -> Error {
@@ -381,9 +428,8 @@ mod tests {
     use crate::discover::{Candidate, KeySource};
     use crate::keys::PrivateKey;
 
-    /// Parallel decryption changes nothing: same values, same errors, same order.
-    #[test]
-    fn parallel_decryption_matches_sequential() {
+    /// A file of many values, two of them (K300 and K450) damaged, and its key.
+    fn many_values_two_broken() -> (String, PrivateKey) {
         let key = PrivateKey::generate();
         let mut text = format!("DOTENV_PUBLIC_KEY=\"{}\"\n", key.public_key().to_hex());
         for i in 0..(PARALLEL_THRESHOLD.max(300) * 2 + 7) {
@@ -393,6 +439,78 @@ mod tests {
             }
             text.push_str(&format!("K{i}={stored}\n"));
         }
+        (text, key)
+    }
+
+    fn assert_same(a: &[Result<SecretString>], b: &[Result<SecretString>]) {
+        assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(b) {
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                _ => panic!("the two runs disagree"),
+            }
+        }
+    }
+
+    /// With a key cache that holds every other value's key, `decrypt_many` (warm values first
+    /// on this thread, the rest over the cores) gives what one thread without a cache gives.
+    #[test]
+    fn a_partly_warm_cache_changes_no_result_and_no_order() {
+        let (text, key) = many_values_two_broken();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, &text).unwrap();
+        let file = EnvFile::from_text(&path, &text).unwrap();
+        let supplied = [Candidate {
+            key,
+            source: KeySource::Supplied("test".to_owned()),
+        }];
+        let env = HashMap::new();
+        let folder = dir.path().join("cache");
+        let decryptor = |cache: Option<&crate::cache::KeyCache>| {
+            let search = KeySearch {
+                env: &env,
+                keys_files: &[],
+                supplied: &supplied,
+                cwd: None,
+                strict_permissions: false,
+                cache,
+                identities: None,
+            };
+            file.decryptor(&search, &mut KeysFileCache::default())
+                .unwrap()
+        };
+        let entries: Vec<&Entry> = file.document().entries().iter().skip(1).collect();
+        let warming = crate::cache::KeyCache::new(&folder);
+        let first = decryptor(Some(&warming));
+        for entry in entries.iter().step_by(2) {
+            let _ = first.decrypt(entry);
+        }
+        assert_eq!(warming.save().unwrap(), 1);
+        let warm = crate::cache::KeyCache::new(&folder);
+        let cached = decryptor(Some(&warm));
+        let cache = cached.cache.as_ref().unwrap();
+        let held = entries
+            .iter()
+            .filter_map(|e| crypto::decode_payload(&e.value()).ok())
+            .filter(|p| cache.lookup(crypto::ephemeral(p).unwrap()).is_some())
+            .count();
+        assert_eq!(
+            held,
+            entries.len() / 2 - 1,
+            "every other value but K300 and K450"
+        );
+        let got: Vec<_> = cached.decrypt_many(&entries).collect();
+        let plain = decryptor(None);
+        let expected: Vec<_> = entries.iter().map(|e| plain.decrypt(e)).collect();
+        assert_same(&got, &expected);
+    }
+
+    /// Parallel decryption changes nothing: same values, same errors, same order.
+    #[test]
+    fn parallel_decryption_matches_sequential() {
+        let (text, key) = many_values_two_broken();
         let file = EnvFile::from_text(Path::new(".env"), &text).unwrap();
         let supplied = [Candidate {
             key,
@@ -414,14 +532,7 @@ mod tests {
         let entries: Vec<&Entry> = file.document().entries().iter().skip(1).collect();
         let parallel: Vec<_> = decryptor.decrypt_many(&entries).collect();
         let sequential: Vec<_> = entries.iter().map(|e| decryptor.decrypt(e)).collect();
-        assert_eq!(parallel.len(), sequential.len());
-        for (p, s) in parallel.iter().zip(&sequential) {
-            match (p, s) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b),
-                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-                _ => panic!("parallel and sequential disagree"),
-            }
-        }
+        assert_same(&parallel, &sequential);
         let first_error = parallel.iter().find_map(|r| r.as_ref().err()).unwrap();
         assert!(
             first_error.to_string().contains("cannot decrypt K300"),

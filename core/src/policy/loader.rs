@@ -337,7 +337,71 @@ pub(crate) fn matches(pattern: &str, name: &str, fold: bool) -> bool {
 
 /// The class `name` falls in, unless it is one of the [`HARMLESS`] names. `fold` matches every
 /// class ignoring ASCII case (a platform whose environment is case-insensitive).
+///
+/// Every variable a run injects is checked, so the patterns are looked up by the first two
+/// letters of the name (ignoring case) instead of tried one by one; the result is the first
+/// class in [`LOADER_CLASSES`] order that matches, as a plain scan gives
+/// (`policy::tests::the_index_finds_what_a_scan_of_every_pattern_finds`).
 pub fn class_of(name: &str, fold: bool) -> Option<&'static LoaderClass> {
+    let index = Index::get();
+    let bytes = name.as_bytes();
+    let by_start = match bytes {
+        [a, b, ..] => index
+            .by_start
+            .get(&[a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+            .map_or(&[][..], Vec::as_slice),
+        _ => &[],
+    };
+    let class = by_start
+        .iter()
+        .chain(&index.others)
+        .filter(|(c, p)| matches(p, name, fold || LOADER_CLASSES[*c].any_case))
+        .map(|(c, _)| *c)
+        .min()
+        .map(|c| &LOADER_CLASSES[c])?;
+    let harmless = HARMLESS
+        .iter()
+        .any(|p| matches(p, name, fold || class.any_case));
+    (!harmless).then_some(class)
+}
+
+/// The patterns of [`LOADER_CLASSES`] with their class's position: those a name must begin
+/// with (a whole name or a prefix of two bytes or more) under the first two bytes, upper-cased;
+/// the rest (suffix patterns, shorter prefixes) apart.
+struct Index {
+    by_start: std::collections::HashMap<[u8; 2], Vec<(usize, &'static str)>>,
+    others: Vec<(usize, &'static str)>,
+}
+
+impl Index {
+    fn get() -> &'static Self {
+        static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+        INDEX.get_or_init(|| {
+            let mut index = Index {
+                by_start: std::collections::HashMap::new(),
+                others: Vec::new(),
+            };
+            for (c, class) in LOADER_CLASSES.iter().enumerate() {
+                for &pattern in class.patterns {
+                    let start = pattern.strip_suffix('*').unwrap_or(pattern).as_bytes();
+                    match start {
+                        [a, b, ..] if !pattern.starts_with('*') => index
+                            .by_start
+                            .entry([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+                            .or_default()
+                            .push((c, pattern)),
+                        _ => index.others.push((c, pattern)),
+                    }
+                }
+            }
+            index
+        })
+    }
+}
+
+/// [`class_of`] as a scan of every pattern in order: what the index must agree with.
+#[cfg(test)]
+pub(crate) fn class_of_by_scan(name: &str, fold: bool) -> Option<&'static LoaderClass> {
     let class = LOADER_CLASSES.iter().find(|class| {
         class
             .patterns

@@ -517,3 +517,46 @@ fn private_keys_are_found_by_content() {
         None
     );
 }
+
+/// The names a pattern is about: itself, with something after or before its `*`, and each in
+/// lower case.
+fn names_near(pattern: &str) -> Vec<String> {
+    let bare = pattern.trim_matches('*');
+    let mut names = vec![
+        bare.to_owned(),
+        format!("{bare}X"),
+        format!("X{bare}"),
+        format!("{bare}_1"),
+        bare.chars().take(1).collect(),
+        bare.chars().skip(1).collect(),
+        bare.chars().take(bare.len().saturating_sub(1)).collect(),
+    ];
+    let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    names.extend(lower);
+    names
+}
+
+proptest::proptest! {
+    /// The index over the patterns finds, for any name and either case rule, the class a scan
+    /// of every pattern in order finds.
+    #[test]
+    fn the_index_finds_what_a_scan_of_every_pattern_finds(
+        pick in 0usize..1000,
+        noise in "[A-Za-z_0-9]{0,6}",
+        fold in proptest::bool::ANY,
+    ) {
+        let patterns: Vec<&str> = LOADER_CLASSES
+            .iter()
+            .flat_map(|c| c.patterns.iter().copied())
+            .chain(HARMLESS.iter().copied())
+            .collect();
+        let pattern = patterns[pick % patterns.len()];
+        for name in names_near(pattern).into_iter().chain([noise.clone(), format!("{noise}{}", pattern.trim_matches('*'))]) {
+            proptest::prop_assert_eq!(
+                loader::class_of(&name, fold).map(|c| c.name),
+                loader::class_of_by_scan(&name, fold).map(|c| c.name),
+                "{}", name
+            );
+        }
+    }
+}
