@@ -1,6 +1,9 @@
 //! A hostile child under `envx run --redact` attacks the envx process that supervises it: it
 //! reads `/proc/$PPID/environ` and `/proc/$PPID/mem`, reopens envx's stdout through
 //! `/proc/$PPID/fd/1`, and asks for a core dump with `kill -ABRT $PPID` (issue 12, point 1).
+//! Under `envx run --proxy` envx (as `envx-proxy`) supervises the child too, holding the private
+//! key and every real value the child has only placeholders for: the first two attacks are
+//! played there as well.
 //!
 //! Each attack is a shell script run as the child. It writes what it learns to files in the
 //! folder, never to its stdout, which the filter would clean. The attacker is an ordinary user
@@ -48,6 +51,12 @@ fn envx_as_attacker(dir: &Path) -> Command {
     if running_as_root() {
         let copy = dir.join("envx-under-test");
         fs::copy(&binary, &copy).unwrap();
+        // `run --proxy` hands over to the envx-proxy beside the running executable.
+        fs::copy(
+            assert_cmd::cargo::cargo_bin("envx-proxy"),
+            dir.join("envx-proxy"),
+        )
+        .unwrap();
         give_to_nobody(dir);
         cmd.arg("setpriv")
             .arg(format!("--reuid={NOBODY}"))
@@ -90,6 +99,16 @@ fn run_attack(mut cmd: Command, script: &str) -> Output {
 
 #[test]
 fn the_child_cannot_read_envx_environment() {
+    environ_attack("--redact");
+}
+
+#[test]
+fn under_proxy_the_child_cannot_read_envx_environment() {
+    environ_attack("--proxy");
+}
+
+/// The child of `envx run MODE` reads `/proc/$PPID/environ`, where envx's private key is.
+fn environ_attack(mode: &str) {
     let (dir, key) = setup();
     fs::remove_file(dir.path().join(".env.keys")).unwrap();
     let mut cmd = envx_as_attacker(dir.path());
@@ -99,7 +118,10 @@ fn the_child_cannot_read_envx_environment() {
         then echo environ:read; else echo environ:denied; fi > report
         echo ok
     "#;
-    let out = run_attack(cmd, script);
+    let out = cmd
+        .args(["run", mode, "--", "sh", "-c", script])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
     let stolen = fs::read(dir.path().join("environ.stolen")).unwrap_or_default();
@@ -112,14 +134,24 @@ fn the_child_cannot_read_envx_environment() {
 
 #[test]
 fn the_child_cannot_read_envx_memory() {
+    memory_attack("--redact");
+}
+
+#[test]
+fn under_proxy_the_child_cannot_read_envx_memory() {
+    memory_attack("--proxy");
+}
+
+/// The child of `envx run MODE` reads every readable mapping of envx through
+/// `/proc/$PPID/mem`, looking for the private key.
+fn memory_attack(mode: &str) {
     let (dir, key) = setup();
     // The key reaches envx only through --key-command, from a file: it is in no environment
-    // and no argv, only in envx's memory (as a redaction pattern, among others).
+    // and no argv, only in envx's memory.
     fs::rename(dir.path().join(".env.keys"), dir.path().join("key.source")).unwrap();
     fs::write(dir.path().join("key.source"), format!("{key}\n")).unwrap();
     fs::write(dir.path().join("needle"), &key).unwrap();
     let mut cmd = envx_as_attacker(dir.path());
-    // Every readable mapping of envx, read through /proc/$PPID/mem, searched for the key.
     let script = r#"
         p=$PPID
         if ! (exec 3< "/proc/$p/mem") 2>/dev/null; then echo mem:denied > report; exit 0; fi
@@ -132,10 +164,7 @@ fn the_child_cannot_read_envx_memory() {
         echo "mem:read $(cat found)" > report
     "#;
     cmd.args(["run", "--key-command", "cat key.source"]);
-    let out = cmd
-        .args(["--redact", "--", "sh", "-c", script])
-        .output()
-        .unwrap();
+    let out = cmd.args([mode, "--", "sh", "-c", script]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(report(dir.path()), "mem:denied\n");
 }
