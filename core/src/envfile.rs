@@ -442,6 +442,30 @@ mod tests {
         (text, key)
     }
 
+    /// `file`'s decryptor with `key` supplied (and the key cache, when given) as its sources.
+    fn decryptor_for(
+        file: &EnvFile,
+        key: &PrivateKey,
+        cache: Option<&crate::cache::KeyCache>,
+    ) -> Decryptor {
+        let supplied = [Candidate {
+            key: key.clone(),
+            source: KeySource::Supplied("test".to_owned()),
+        }];
+        let env = HashMap::new();
+        let search = KeySearch {
+            env: &env,
+            keys_files: &[],
+            supplied: &supplied,
+            cwd: None,
+            strict_permissions: false,
+            cache,
+            identities: None,
+        };
+        file.decryptor(&search, &mut KeysFileCache::default())
+            .unwrap()
+    }
+
     fn assert_same(a: &[Result<SecretString>], b: &[Result<SecretString>]) {
         assert_eq!(a.len(), b.len());
         for (a, b) in a.iter().zip(b) {
@@ -462,25 +486,8 @@ mod tests {
         let path = dir.path().join(".env");
         std::fs::write(&path, &text).unwrap();
         let file = EnvFile::from_text(&path, &text).unwrap();
-        let supplied = [Candidate {
-            key,
-            source: KeySource::Supplied("test".to_owned()),
-        }];
-        let env = HashMap::new();
         let folder = dir.path().join("cache");
-        let decryptor = |cache: Option<&crate::cache::KeyCache>| {
-            let search = KeySearch {
-                env: &env,
-                keys_files: &[],
-                supplied: &supplied,
-                cwd: None,
-                strict_permissions: false,
-                cache,
-                identities: None,
-            };
-            file.decryptor(&search, &mut KeysFileCache::default())
-                .unwrap()
-        };
+        let decryptor = |cache| decryptor_for(&file, &key, cache);
         let entries: Vec<&Entry> = file.document().entries().iter().skip(1).collect();
         let warming = crate::cache::KeyCache::new(&folder);
         let first = decryptor(Some(&warming));
@@ -512,23 +519,7 @@ mod tests {
     fn parallel_decryption_matches_sequential() {
         let (text, key) = many_values_two_broken();
         let file = EnvFile::from_text(Path::new(".env"), &text).unwrap();
-        let supplied = [Candidate {
-            key,
-            source: KeySource::Supplied("test".to_owned()),
-        }];
-        let env = HashMap::new();
-        let search = KeySearch {
-            env: &env,
-            keys_files: &[],
-            supplied: &supplied,
-            cwd: None,
-            strict_permissions: false,
-            cache: None,
-            identities: None,
-        };
-        let decryptor = file
-            .decryptor(&search, &mut KeysFileCache::default())
-            .unwrap();
+        let decryptor = decryptor_for(&file, &key, None);
         let entries: Vec<&Entry> = file.document().entries().iter().skip(1).collect();
         let parallel: Vec<_> = decryptor.decrypt_many(&entries).collect();
         let sequential: Vec<_> = entries.iter().map(|e| decryptor.decrypt(e)).collect();
