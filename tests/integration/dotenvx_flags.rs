@@ -215,6 +215,27 @@ fn keypair_prints_one_key_by_name() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+
+    // With the keys file gone, the private key comes from --key-command, as for every command
+    // that reads one.
+    fs::remove_file(dir.path().join(".env.keys")).unwrap();
+    let out = envx(dir.path())
+        .args([
+            "keypair",
+            "DOTENV_PRIVATE_KEY_CI",
+            "-f",
+            ".env.ci",
+            "--key-command",
+        ])
+        .arg(format!("echo {}", hex.trim()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        hex.trim(),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

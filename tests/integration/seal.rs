@@ -493,6 +493,29 @@ fn key_holders_writes_reseal_and_public_key_writes_leave_the_seal_stale() {
     r.public_only(&["verify", "-f", FILE]).failure();
 }
 
+/// A key holder whose key lives in a secret manager: `seal`, `set` and `encrypt` take it from
+/// `--key-command` (here `cat` of a file outside the repository) and keep the seal valid.
+#[test]
+fn seal_set_and_encrypt_take_the_key_from_key_command() {
+    let r = Repo::new();
+    let vault = tempfile::tempdir().unwrap();
+    let source = vault.path().join("key");
+    fs::write(&source, format!("{}\n", r.key)).unwrap();
+    let command = format!("cat '{}'", source.display());
+    let with_key = |args: &[&str]| r.public_only(&[args, &["--key-command", &command]].concat());
+    with_key(&["set", "ADDED", "1", "--plain", "-f", FILE]).success();
+    r.public_only(&["verify", "-f", FILE]).success();
+    with_key(&["encrypt", "-f", FILE]).success();
+    assert!(r.text().contains("ADDED=\"encrypted:"), "{}", r.text());
+    r.public_only(&["verify", "-f", FILE]).success();
+    // A change by hand leaves the seal stale until the key holder reviews and seals it.
+    r.write(&format!("{}HAND=1\n", r.text()));
+    r.public_only(&["verify", "-f", FILE]).failure();
+    r.public_only(&["seal", "--yes", "-f", FILE]).failure();
+    with_key(&["seal", "--yes", "-f", FILE]).success();
+    r.public_only(&["verify", "-f", FILE]).success();
+}
+
 #[test]
 fn a_write_on_a_stale_file_does_not_approve_the_earlier_change() {
     let r = Repo::new();

@@ -79,7 +79,7 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         return print_stdout(&out);
     }
     for (file, _) in &mut planned {
-        crate::cmd::seal::reseal_if_key_holder(file, ctx, &args.files.keys_files, ui)?;
+        crate::cmd::seal::reseal_if_key_holder(file, ctx, &args.files.keys_files, &supplied, ui)?;
     }
     for (file, changed) in &planned {
         save_if_changed(file)?;

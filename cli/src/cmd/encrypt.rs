@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, KeyFilter};
 use crate::cmd::{print_stdout, show};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -32,6 +32,8 @@ pub struct EncryptArgs {
     /// Accepted for dotenvx: envx never creates a missing file here (it is an error).
     #[arg(long = "no-create")]
     no_create: bool,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 struct Planned {
@@ -43,7 +45,8 @@ struct Planned {
 /// Encrypts every file in memory first; writes only when all succeeded (keys file first).
 pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let selection = args.keys.selection();
-    let search = ctx.search(&args.files.keys_files, &[]);
+    let supplied = ctx.supplied_keys(&args.key_command)?;
+    let search = ctx.search(&args.files.keys_files, &supplied);
     let mut cache = KeysFileCache::default();
     let files = args.files.files();
     let with = args.with.as_deref().map(public_key_option).transpose()?;
@@ -104,7 +107,13 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         return print_stdout(&out);
     }
     for plan in &mut planned {
-        crate::cmd::seal::reseal_if_key_holder(&mut plan.file, ctx, &args.files.keys_files, ui)?;
+        crate::cmd::seal::reseal_if_key_holder(
+            &mut plan.file,
+            ctx,
+            &args.files.keys_files,
+            &supplied,
+            ui,
+        )?;
     }
     for plan in &planned {
         if let Some(pair) = &plan.new_pair {

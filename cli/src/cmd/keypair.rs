@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{FileArgs, KeypairFormat};
 use crate::cmd::{print_stdout, show};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -32,6 +32,8 @@ pub struct KeypairArgs {
     /// Print a fresh key pair (named after FILE) instead; nothing is stored.
     #[arg(long)]
     new: bool,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Prints the public key, and the private key when one is available (saying so on stderr).
@@ -47,7 +49,8 @@ pub fn run(args: &KeypairArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
             return Err(Failure::new(format!("{} has no public key", show(path)))
                 .hint(format!("create one with `envx encrypt -f {}`", show(path))));
         };
-        let search = ctx.search(&args.files.keys_files, &[]);
+        let supplied = ctx.supplied_keys(&args.key_command)?;
+        let search = ctx.search(&args.files.keys_files, &supplied);
         let decryptor = file.decryptor(&search, &mut KeysFileCache::default())?;
         let matching = decryptor.matching();
         let private = matching.map(|c| c.key.clone());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use envx_core::crypto::ENCRYPTED_PREFIX;
-use envx_core::discover::KeysFileCache;
+use envx_core::discover::{Candidate, KeysFileCache};
 use envx_core::document::Document;
 use envx_core::edit::stays_plaintext;
 use envx_core::envfile::EnvFile;
@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::args::FileArgs;
 use crate::cmd::show;
 use crate::cmd::verify::{BaseVersion, base_version, judge};
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -30,6 +30,8 @@ pub struct SealArgs {
     /// Seal without asking (for scripts); the review is still printed.
     #[arg(long)]
     yes: bool,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Shows what changed since the last approved state, asks, and seals each file.
@@ -38,7 +40,8 @@ pub fn run(args: &SealArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     let mut locked = files.clone();
     locked.extend(args.files.keys_files.iter().cloned());
     let _locks = lock_folders(&locked)?;
-    let search = ctx.search(&args.files.keys_files, &[]);
+    let supplied = ctx.supplied_keys(&args.key_command)?;
+    let search = ctx.search(&args.files.keys_files, &supplied);
     let mut cache = KeysFileCache::default();
     for path in files {
         let file = EnvFile::open(&path)?;
@@ -203,11 +206,13 @@ fn confirm(yes: bool, shown: &str) -> Result<(), Failure> {
 }
 
 /// After a write by `encrypt`, `set` or `decrypt`: renews the seal when the file's seal was
-/// valid and its private key is at hand; otherwise says why the seal is now stale.
+/// valid and its private key is at hand (`supplied`: from `--key-command`); otherwise says why
+/// the seal is now stale.
 pub fn reseal_if_key_holder(
     file: &mut EnvFile,
     ctx: &Context,
     keys_files: &[PathBuf],
+    supplied: &[Candidate],
     ui: &Ui,
 ) -> Result<(), Failure> {
     // The key the file declared when it was read (a write does not change it here).
@@ -218,7 +223,10 @@ pub fn reseal_if_key_holder(
         return Ok(());
     }
     let key = file
-        .decryptor(&ctx.search(keys_files, &[]), &mut KeysFileCache::default())
+        .decryptor(
+            &ctx.search(keys_files, supplied),
+            &mut KeysFileCache::default(),
+        )
         .ok()
         .and_then(|d| d.matching().map(|c| c.key.clone()));
     let shown = show(file.path());

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::args::FileArgs;
 use crate::cmd::show;
-use crate::context::Context;
+use crate::context::{Context, KeyCommand};
 use crate::exit::Exit;
 use crate::ui::{Failure, Ui};
 
@@ -38,6 +38,8 @@ pub struct SetArgs {
     /// Encrypt the value (the default; for dotenvx's `-c`).
     #[arg(short = 'c', long = "encrypt", conflicts_with = "plain")]
     encrypt: bool,
+    #[command(flatten)]
+    key_command: KeyCommand,
     /// Fail when the file does not exist instead of creating it.
     #[arg(long = "no-create")]
     no_create: bool,
@@ -94,7 +96,8 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
     } else {
         edit::ensure_public_key(&mut file)
     };
-    let search = ctx.search(keys_files, &[]);
+    let supplied = ctx.supplied_keys(&args.key_command)?;
+    let search = ctx.search(keys_files, &supplied);
     let mut cache = KeysFileCache::default();
     // A key pair made just now has nothing to decrypt yet, and its keys file may not exist.
     let fresh = new_pair.is_some() && !file.has_encrypted_values();
@@ -140,7 +143,7 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             show(&keys_path)
         ));
     }
-    crate::cmd::seal::reseal_if_key_holder(&mut file, ctx, &args.files.keys_files, ui)?;
+    crate::cmd::seal::reseal_if_key_holder(&mut file, ctx, &args.files.keys_files, &supplied, ui)?;
     save_if_changed(&file)?;
     let how = if plain { "in plaintext" } else { "encrypted" };
     let what = match outcome {
