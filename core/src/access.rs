@@ -623,9 +623,6 @@ pub fn grant(
     recipient: &str,
     options: &Options,
 ) -> Result<Plan, AccessError> {
-    let holder = holder(file, decryptor)?;
-    let private_name = file.names().private.clone();
-    let paths = locate(file.path(), &private_name);
     if !recipients::valid_name(name) {
         return Err(AccessError::Refused(format!(
             "{name:?} is not a usable name: letters, digits and . _ @ + - only (at most 64)"
@@ -634,10 +631,8 @@ pub fn grant(
     let line = recipient.trim().to_owned();
     let kind = recipients::kind_of(&line)
         .map_err(|what| AccessError::Refused(format!("the recipient given for {name}: {what}")))?;
-    let mut current = current(&paths, &holder.public)?;
-    if options.accept_recipients {
-        current.unapproved.clear();
-    }
+    let (holder, paths, current) = state(file, decryptor, options)?;
+    let private_name = &file.names().private;
     let mut list = current.list.clone();
     match list.entries.iter().find(|e| e.name == name) {
         Some(existing) if existing.line != line => {
@@ -666,7 +661,7 @@ pub fn grant(
     rewrap(
         list,
         &holder,
-        &private_name,
+        private_name,
         paths,
         &options.callbacks,
         current.seq,
@@ -674,8 +669,9 @@ pub fn grant(
 }
 
 /// Wraps the environment key again to the recipients listed, all of them approved (or
-/// accepted with `accept_recipients`), and seals the list with the key: after `envx rotate`,
-/// or to approve a reviewed pull request that added recipient lines.
+/// accepted with `accept_recipients`), and seals the list with the key: to approve a reviewed
+/// pull request that added recipient lines, or to repair a wrapped key that was not made for
+/// the approved list.
 ///
 /// # Errors
 /// As [`grant`]; an empty or missing recipients file.
@@ -698,12 +694,7 @@ fn approved_list(
     decryptor: &Decryptor,
     options: &Options,
 ) -> Result<(Holder, AccessPaths, Current), AccessError> {
-    let holder = holder(file, decryptor)?;
-    let paths = locate(file.path(), &file.names().private);
-    let mut current = current(&paths, &holder.public)?;
-    if options.accept_recipients {
-        current.unapproved.clear();
-    }
+    let (holder, paths, current) = state(file, decryptor, options)?;
     if current.list.entries.is_empty() {
         return Err(AccessError::Refused(format!(
             "{}: no recipients listed (envx access grant adds one)",
@@ -711,6 +702,22 @@ fn approved_list(
         )));
     }
     refuse_unapproved(&current, None, &paths.recipients)?;
+    Ok((holder, paths, current))
+}
+
+/// The key holder, the access files and the recipients list as it stands, with every line
+/// counted as approved under `accept_recipients`.
+fn state(
+    file: &EnvFile,
+    decryptor: &Decryptor,
+    options: &Options,
+) -> Result<(Holder, AccessPaths, Current), AccessError> {
+    let holder = holder(file, decryptor)?;
+    let paths = locate(file.path(), &file.names().private);
+    let mut current = current(&paths, &holder.public)?;
+    if options.accept_recipients {
+        current.unapproved.clear();
+    }
     Ok((holder, paths, current))
 }
 
@@ -729,13 +736,7 @@ pub fn revoke(
     rotate: bool,
     options: &Options,
 ) -> Result<Plan, AccessError> {
-    let holder = holder(&file, decryptor)?;
-    let private_name = file.names().private.clone();
-    let paths = locate(file.path(), &private_name);
-    let mut current = current(&paths, &holder.public)?;
-    if options.accept_recipients {
-        current.unapproved.clear();
-    }
+    let (holder, paths, current) = state(&file, decryptor, options)?;
     let mut list = current.list.clone();
     let Some(index) = list.entries.iter().position(|e| e.name == name) else {
         return Err(AccessError::Refused(format!(
@@ -755,7 +756,7 @@ pub fn revoke(
         false => rewrap(
             list,
             &holder,
-            &private_name,
+            &file.names().private,
             paths,
             &options.callbacks,
             current.seq,

@@ -83,6 +83,22 @@ pub struct KeySearch<'a> {
     pub identities: Option<&'a crate::access::identity::Identities>,
 }
 
+impl<'a> KeySearch<'a> {
+    /// A search in `env` and `supplied` only: no keys files, no working directory, no key
+    /// cache, no identities. Set the other fields with struct update syntax.
+    pub fn new(env: &'a HashMap<String, String>, supplied: &'a [Candidate]) -> Self {
+        Self {
+            env,
+            keys_files: &[],
+            supplied,
+            cwd: None,
+            strict_permissions: false,
+            cache: None,
+            identities: None,
+        }
+    }
+}
+
 /// Parsed keys files, shared by the files of one command.
 #[derive(Default)]
 pub struct KeysFileCache {

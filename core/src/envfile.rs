@@ -454,13 +454,8 @@ mod tests {
         }];
         let env = HashMap::new();
         let search = KeySearch {
-            env: &env,
-            keys_files: &[],
-            supplied: &supplied,
-            cwd: None,
-            strict_permissions: false,
             cache,
-            identities: None,
+            ..KeySearch::new(&env, &supplied)
         };
         file.decryptor(&search, &mut KeysFileCache::default())
             .unwrap()

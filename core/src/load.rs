@@ -703,15 +703,7 @@ pub fn load_file_with_env(path: &Path, env: &HashMap<String, String>) -> Result<
         &[path.to_owned()],
         LoadOptions {
             env,
-            search: KeySearch {
-                env,
-                keys_files: &[],
-                supplied: &[],
-                cwd: None,
-                strict_permissions: false,
-                cache: None,
-                identities: None,
-            },
+            search: KeySearch::new(env, &[]),
             overload: false,
             commands: None,
         },

@@ -271,15 +271,7 @@ mod tests {
     fn prepare(env: &Path) -> Rotation {
         let file = EnvFile::open(env).unwrap();
         let vars = HashMap::new();
-        let search = KeySearch {
-            env: &vars,
-            keys_files: &[],
-            supplied: &[],
-            cwd: None,
-            strict_permissions: false,
-            cache: None,
-            identities: None,
-        };
+        let search = KeySearch::new(&vars, &[]);
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())
             .unwrap();

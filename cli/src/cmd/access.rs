@@ -24,14 +24,24 @@ pub enum AccessCommand {
     /// Remove NAME, then make a new key pair, re-encrypt every value, reseal and wrap the new
     /// key to the remaining recipients (all or nothing). --no-rotate only re-wraps.
     Revoke(RevokeArgs),
-    /// Wrap the key again to the recipients listed (after `envx rotate`, or to approve lines
-    /// added by a reviewed pull request with --accept-recipients).
+    /// Wrap the key again to the recipients listed (to approve lines added by a reviewed pull
+    /// request, with --accept-recipients).
     Sync(SyncArgs),
     /// List the recipients of each env file, their key types, and whether the wrapped key
     /// matches the approved list. Needs no key.
     Ls(LsArgs),
     /// Print the environment key as a .env.keys line (`>> .env.keys` to keep it on disk).
     Export(ExportArgs),
+}
+
+/// The env file (with its keys files) and `--key-command`: where the environment key comes
+/// from for every subcommand that needs it.
+#[derive(Args)]
+pub struct KeyHolder {
+    #[command(flatten)]
+    files: FileArgs,
+    #[command(flatten)]
+    key_command: KeyCommand,
 }
 
 /// Arguments of `envx access grant`.
@@ -43,9 +53,7 @@ pub struct GrantArgs {
     /// public key line, or an age plugin recipient. Quote an ssh key line.
     recipient: String,
     #[command(flatten)]
-    files: FileArgs,
-    #[command(flatten)]
-    key_command: KeyCommand,
+    holder: KeyHolder,
     /// Approve every line of the recipients file as it is now (after reviewing it).
     #[arg(long)]
     accept_recipients: bool,
@@ -57,9 +65,7 @@ pub struct RevokeArgs {
     /// The name to remove.
     name: String,
     #[command(flatten)]
-    files: FileArgs,
-    #[command(flatten)]
-    key_command: KeyCommand,
+    holder: KeyHolder,
     /// Only re-wrap the same key to the remaining recipients: for a grant caught before the
     /// person could have opened it.
     #[arg(long)]
@@ -73,9 +79,7 @@ pub struct RevokeArgs {
 #[derive(Args)]
 pub struct SyncArgs {
     #[command(flatten)]
-    files: FileArgs,
-    #[command(flatten)]
-    key_command: KeyCommand,
+    holder: KeyHolder,
     /// Approve every line of the recipients file as it is now (after reviewing it).
     #[arg(long)]
     accept_recipients: bool,
@@ -93,9 +97,7 @@ pub struct LsArgs {
 #[derive(Args)]
 pub struct ExportArgs {
     #[command(flatten)]
-    files: FileArgs,
-    #[command(flatten)]
-    key_command: KeyCommand,
+    holder: KeyHolder,
 }
 
 /// Runs an access subcommand.
@@ -118,8 +120,7 @@ pub(crate) fn failure(error: AccessError) -> Failure {
 
 /// Opens the env file and finds its key (any source), with the folders locked.
 fn open(
-    files: &FileArgs,
-    key_command: &KeyCommand,
+    holder: &KeyHolder,
     ctx: &Context,
     command: &str,
 ) -> Result<
@@ -130,6 +131,7 @@ fn open(
     ),
     Failure,
 > {
+    let KeyHolder { files, key_command } = holder;
     let path = files.one(command)?;
     let names = envx_core::names::KeyNames::for_file(&path);
     let paths = access::locate(&path, &names.private);
@@ -165,7 +167,7 @@ fn report(plan: &Plan, ui: &Ui) {
 }
 
 fn grant(args: &GrantArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let (file, decryptor, _locks) = open(&args.files, &args.key_command, ctx, "access grant")?;
+    let (file, decryptor, _locks) = open(&args.holder, ctx, "access grant")?;
     let plan = access::grant(
         &file,
         &decryptor,
@@ -189,7 +191,7 @@ fn grant(args: &GrantArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
 }
 
 fn revoke(args: &RevokeArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let (file, decryptor, _locks) = open(&args.files, &args.key_command, ctx, "access revoke")?;
+    let (file, decryptor, _locks) = open(&args.holder, ctx, "access revoke")?;
     let path = file.path().to_owned();
     let private_name = file.names().private.clone();
     let plan = access::revoke(
@@ -239,7 +241,7 @@ fn revoke(args: &RevokeArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
 }
 
 fn sync(args: &SyncArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
-    let (file, decryptor, _locks) = open(&args.files, &args.key_command, ctx, "access sync")?;
+    let (file, decryptor, _locks) = open(&args.holder, ctx, "access sync")?;
     let plan =
         access::sync(&file, &decryptor, &options(args.accept_recipients, ctx)).map_err(failure)?;
     plan.commit()?;
@@ -255,7 +257,7 @@ fn sync(args: &SyncArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
 }
 
 fn export(args: &ExportArgs, ctx: &Context) -> Result<Exit, Failure> {
-    let (file, decryptor, _locks) = open(&args.files, &args.key_command, ctx, "access export")?;
+    let (file, decryptor, _locks) = open(&args.holder, ctx, "access export")?;
     let line = access::export_line(&file, &decryptor).map_err(failure)?;
     print_stdout(&line)
 }

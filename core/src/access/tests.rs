@@ -40,13 +40,8 @@ fn decryptor(env: &Path, identities: Option<&Identities>) -> (EnvFile, Decryptor
     let file = EnvFile::open(env).unwrap();
     let vars = HashMap::new();
     let search = KeySearch {
-        env: &vars,
-        keys_files: &[],
-        supplied: &[],
-        cwd: None,
-        strict_permissions: false,
-        cache: None,
         identities,
+        ..KeySearch::new(&vars, &[])
     };
     let d = file
         .decryptor(&search, &mut KeysFileCache::default())

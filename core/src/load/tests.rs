@@ -30,15 +30,7 @@ fn values(
         &[path],
         LoadOptions {
             env: &env,
-            search: KeySearch {
-                env: &env,
-                keys_files: &[],
-                supplied: &supplied,
-                cwd: None,
-                strict_permissions: false,
-                cache: None,
-                identities: None,
-            },
+            search: KeySearch::new(&env, &supplied),
             overload: false,
             commands: None,
         },
@@ -164,15 +156,7 @@ proptest! {
             key: key.clone(),
             source: KeySource::Supplied("test".to_owned()),
         }];
-        let search = KeySearch {
-            env: &search_env,
-            keys_files: &[],
-            supplied: &supplied,
-            cwd: None,
-            strict_permissions: false,
-            cache: None,
-            identities: None,
-        };
+        let search = KeySearch::new(&search_env, &supplied);
         let decryptor = file.decryptor(&search, &mut KeysFileCache::default()).unwrap();
         match edit::decrypt(&mut file, &decryptor, &Selection::all()) {
             Ok(_) => {}
@@ -229,15 +213,7 @@ proptest! {
 fn options<'a>(env: &'a HashMap<String, String>, supplied: &'a [Candidate]) -> LoadOptions<'a> {
     LoadOptions {
         env,
-        search: KeySearch {
-            env,
-            keys_files: &[],
-            supplied,
-            cwd: None,
-            strict_permissions: false,
-            cache: None,
-            identities: None,
-        },
+        search: KeySearch::new(env, supplied),
         overload: false,
         commands: None,
     }

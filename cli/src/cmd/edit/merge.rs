@@ -273,15 +273,7 @@ mod tests {
             key,
             source: KeySource::Supplied("test".to_owned()),
         }];
-        let search = KeySearch {
-            env: &env,
-            keys_files: &[],
-            supplied: &supplied,
-            cwd: None,
-            strict_permissions: false,
-            cache: None,
-            identities: None,
-        };
+        let search = KeySearch::new(&env, &supplied);
         let decryptor = file
             .decryptor(&search, &mut KeysFileCache::default())
             .unwrap();
