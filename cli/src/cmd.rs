@@ -32,8 +32,11 @@ use crate::ui::{Failure, Ui};
 
 /// Runs the chosen subcommand. `engine` is the `--proxy` engine, in `envx-proxy` only.
 pub fn run(cli: Cli, ui: &Ui, engine: Option<&'static ProxyEngine>) -> Result<Exit, Failure> {
-    let mut ctx = Context::capture(cli.global.strict, cli.global.no_cache);
-    ctx.use_identities(cli.global.identity_command.as_deref());
+    let ctx = Context::capture(
+        cli.global.strict,
+        cli.global.no_cache,
+        cli.global.identity_command.as_deref(),
+    );
     match cli.command {
         Command::Encrypt(args) => encrypt::run(&args, &ctx, ui),
         Command::Decrypt(args) => decrypt::run(&args, &ctx, ui),

@@ -38,12 +38,13 @@ pub struct Context {
     /// The user's age identities (ENVX_IDENTITY, ENVX_IDENTITY_FILE, --identity-command, the
     /// config folder, ~/.ssh/id_ed25519), read only when a wrapped key must be opened.
     pub identities: Identities,
-    callbacks: Callbacks,
 }
 
 impl Context {
-    /// Reads the environment and working directory.
-    pub fn capture(strict: bool, no_cache: bool) -> Self {
+    /// Reads the environment and working directory. Identities are looked for with
+    /// `identity_command` too, and a hardware key or an encrypted ssh key may ask the user (on
+    /// stderr and the terminal); nothing is read or run until a wrapped key must be opened.
+    pub fn capture(strict: bool, no_cache: bool, identity_command: Option<&str>) -> Self {
         let env: HashMap<String, String> = std::env::vars_os()
             .map(|(k, v)| {
                 (
@@ -64,28 +65,20 @@ impl Context {
             .then(|| cache_folder(&env))
             .flatten()
             .map(KeyCache::new);
-        let identities = Identities::from_env(&env, None);
+        let identities = Identities::from_env(&env, identity_command)
+            .with_callbacks(Callbacks::new(std::sync::Arc::new(TerminalInteract)));
         Self {
             env,
             cwd: std::env::current_dir().ok(),
             strict,
             cache,
             identities,
-            callbacks: Callbacks::default(),
         }
-    }
-
-    /// Looks for identities with `--identity-command` too, and lets a hardware key or an
-    /// encrypted ssh key ask the user (on stderr and the terminal).
-    pub fn use_identities(&mut self, identity_command: Option<&str>) {
-        self.callbacks = Callbacks::new(std::sync::Arc::new(TerminalInteract));
-        self.identities = Identities::from_env(&self.env, identity_command)
-            .with_callbacks(self.callbacks.clone());
     }
 
     /// The callbacks age plugins use to reach the user.
     pub fn identities_callbacks(&self) -> Callbacks {
-        self.callbacks.clone()
+        self.identities.callbacks()
     }
 
     /// As [`Context::search`], with the key cache: for the commands that read values (`run`,

@@ -140,7 +140,6 @@ pub fn run_supervised(
 /// another process sends envx.
 struct Supervised {
     child: Child,
-    pid: rustix::process::Pid,
     signals: signal_hook::iterator::Handle,
     forwarder: thread::JoinHandle<()>,
 }
@@ -177,7 +176,6 @@ impl Supervised {
         });
         Ok(Self {
             child,
-            pid,
             signals: handle,
             forwarder,
         })
@@ -188,7 +186,7 @@ impl Supervised {
     fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
         let exit = loop {
             match rustix::process::waitid(
-                rustix::process::WaitId::Pid(self.pid),
+                rustix::process::WaitId::Pid(rustix::process::Pid::from_child(&self.child)),
                 rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
             ) {
                 Err(rustix::io::Errno::INTR) => continue,

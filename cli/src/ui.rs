@@ -133,10 +133,14 @@ impl Ui {
         }
     }
 
-    /// Keys files a command went on without (a malformed line, an unreadable file) after it
-    /// found the key it needed elsewhere: each gets a warning, never an error.
-    pub fn warn_keys_file_problems(&self, problems: &[envx_core::discover::KeysFileProblem]) {
-        for problem in problems {
+    /// Keys files a command went on without (a malformed line, an unreadable file) once it
+    /// `found` the key it needed elsewhere: each gets a warning, never an error.
+    pub fn warn_keys_file_problems(
+        &self,
+        found: bool,
+        problems: &[envx_core::discover::KeysFileProblem],
+    ) {
+        for problem in problems.iter().filter(|_| found) {
             self.warn(&format!(
                 "{}; ignored, the key came from elsewhere",
                 escape(&problem.to_string())

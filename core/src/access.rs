@@ -104,11 +104,12 @@ fn folders(env_file: &Path) -> Vec<PathBuf> {
 /// Where the access files of `env_file` are: the first folder (beside it, then up to the
 /// repository root) that has either, else beside it.
 pub fn locate(env_file: &Path, private_name: &str) -> AccessPaths {
-    folders(env_file)
+    let folders = folders(env_file);
+    folders
         .iter()
         .map(|f| paths_in(f, private_name))
         .find(|p| p.recipients.exists() || p.wrapped.exists())
-        .unwrap_or_else(|| paths_in(&folders(env_file).swap_remove(0), private_name))
+        .unwrap_or_else(|| paths_in(&folders[0], private_name))
 }
 
 /// Looks for a wrapped key of `env_file` (beside it, then up to the repository root) that the
@@ -624,9 +625,11 @@ pub fn grant(
     options: &Options,
 ) -> Result<Plan, AccessError> {
     if !recipients::valid_name(name) {
-        return Err(AccessError::Refused(format!(
-            "{name:?} is not a usable name: letters, digits and . _ @ + - only (at most 64)"
-        )));
+        return Err(AccessError::Refused(
+            "the name given is not usable: letters, digits and . _ @ + - only (at most 64); \
+             it is not repeated here in case it is a key pasted in the wrong place"
+                .to_owned(),
+        ));
     }
     let line = recipient.trim().to_owned();
     let kind = recipients::kind_of(&line)

@@ -852,3 +852,24 @@ fn verify_refuses_an_older_recipients_list_brought_back() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// An identity pasted where the name goes (the two arguments swapped) is refused without being
+/// repeated on stderr.
+#[test]
+fn a_secret_given_as_the_name_is_not_echoed() {
+    let team = Team::new();
+    let (alice, alice_r) = team.person("alice");
+    let secret = Team::identity_text(&alice)
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let out = envx(&team.app)
+        .args(["access", "grant", &secret, &alice_r, "-f", FILE])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("the name given is not usable"), "{err}");
+    assert!(!err.contains(&secret["AGE-SECRET-KEY-".len()..]), "{err}");
+}

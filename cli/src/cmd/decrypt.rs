@@ -59,17 +59,16 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
             .warn_unknown(file.document().entries().iter().map(|e| e.key()), ui);
         let decryptor = file.decryptor(&search, &mut cache)?;
         let changed = edit::decrypt(&mut file, &decryptor, &selection)?;
-        found_a_key |= decryptor.matching().is_some();
-        planned.push((file, changed));
+        let key = decryptor.matching().map(|c| c.key.clone());
+        found_a_key |= key.is_some();
+        planned.push((file, changed, key));
     }
     ui.warn_loose_keys_files(cache.loose_files());
-    if found_a_key {
-        ui.warn_keys_file_problems(cache.problems());
-    }
+    ui.warn_keys_file_problems(found_a_key, cache.problems());
     ctx.save_cache(ui);
     if args.stdout {
         let mut out = Zeroizing::new(String::new());
-        for (file, _) in &planned {
+        for (file, _, _) in &planned {
             let text = Zeroizing::new(file.document().to_string());
             match args.mask {
                 Some(visible) => out.push_str(&masked(&text, visible)),
@@ -78,10 +77,17 @@ pub fn run(args: &DecryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
         }
         return print_stdout(&out);
     }
-    for (file, _) in &mut planned {
-        crate::cmd::seal::reseal_if_key_holder(file, ctx, &args.files.keys_files, &supplied, ui)?;
+    for (file, _, key) in &mut planned {
+        crate::cmd::seal::reseal_if_key_holder(
+            file,
+            key.as_ref(),
+            ctx,
+            &args.files.keys_files,
+            &supplied,
+            ui,
+        )?;
     }
-    for (file, changed) in &planned {
+    for (file, changed, _) in &planned {
         save_if_changed(file)?;
         let path = show(file.path());
         let count = changed.len();

@@ -40,6 +40,8 @@ struct Planned {
     file: EnvFile,
     new_pair: Option<NewKeyPair>,
     changed: Vec<String>,
+    /// The file's private key, when it had a key pair and the key was found (to reseal).
+    key: Option<envx_core::keys::PrivateKey>,
 }
 
 /// Encrypts every file in memory first; writes only when all succeeded (keys file first).
@@ -76,9 +78,14 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
                 show(&path)
             )));
         }
-        if file.public_key().is_some() {
-            file.decryptor(&search, &mut cache)?.check_writable()?;
-        }
+        let key = match file.public_key() {
+            Some(_) => {
+                let decryptor = file.decryptor(&search, &mut cache)?;
+                decryptor.check_writable()?;
+                decryptor.matching().map(|c| c.key.clone())
+            }
+            None => None,
+        };
         for empty in edit::empty_references(&file, &ctx.env, &selection) {
             ui.warn(&format!(
                 "{}:{}: the value of {} holds ${}, which expands to nothing (before and after encryption); single-quote the value if the $ is literal",
@@ -97,6 +104,7 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
             file,
             new_pair,
             changed,
+            key,
         });
     }
     if args.stdout {
@@ -109,6 +117,7 @@ pub fn run(args: &EncryptArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> 
     for plan in &mut planned {
         crate::cmd::seal::reseal_if_key_holder(
             &mut plan.file,
+            plan.key.as_ref(),
             ctx,
             &args.files.keys_files,
             &supplied,

@@ -333,10 +333,8 @@ fn injected(
 /// Warns about the keys files a successful load did not need but found broken (a malformed
 /// key, an unreadable file): the key came from elsewhere, so they did not stop the command.
 pub(crate) fn warn_keys_file_problems(loaded: &Loaded, ui: &Ui) {
-    if loaded.files.iter().all(|f| f.key_source.is_none()) {
-        return;
-    }
-    ui.warn_keys_file_problems(&loaded.keys_file_problems);
+    let found = loaded.files.iter().any(|f| f.key_source.is_some());
+    ui.warn_keys_file_problems(found, &loaded.keys_file_problems);
 }
 
 /// The loader policy with the names the user allowed.

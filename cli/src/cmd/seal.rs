@@ -12,6 +12,7 @@ use envx_core::edit::stays_plaintext;
 use envx_core::envfile::EnvFile;
 use envx_core::expand;
 use envx_core::fs::{NewFileMode, lock_folders, write_atomic};
+use envx_core::keys::PrivateKey;
 use envx_core::seal::{self, Change, Reseal, SealState};
 use zeroize::Zeroizing;
 
@@ -206,10 +207,12 @@ fn confirm(yes: bool, shown: &str) -> Result<(), Failure> {
 }
 
 /// After a write by `encrypt`, `set` or `decrypt`: renews the seal when the file's seal was
-/// valid and its private key is at hand (`supplied`: from `--key-command`); otherwise says why
-/// the seal is now stale.
+/// valid and its private key is at hand; otherwise says why the seal is now stale. `found` is
+/// the key the command already found for the file; only without one are the sources searched
+/// (`supplied`: from `--key-command`), so a wrapped key is not opened twice.
 pub fn reseal_if_key_holder(
     file: &mut EnvFile,
+    found: Option<&PrivateKey>,
     ctx: &Context,
     keys_files: &[PathBuf],
     supplied: &[Candidate],
@@ -222,13 +225,16 @@ pub fn reseal_if_key_holder(
     if !file.document().is_modified() || seal::seal_lines(file.document().source()).is_empty() {
         return Ok(());
     }
-    let key = file
-        .decryptor(
-            &ctx.search(keys_files, supplied),
-            &mut KeysFileCache::default(),
-        )
-        .ok()
-        .and_then(|d| d.matching().map(|c| c.key.clone()));
+    let key = match found {
+        Some(key) => Some(key.clone()),
+        None => file
+            .decryptor(
+                &ctx.search(keys_files, supplied),
+                &mut KeysFileCache::default(),
+            )
+            .ok()
+            .and_then(|d| d.matching().map(|c| c.key.clone())),
+    };
     let shown = show(file.path());
     let outcome = seal::reseal_after_write(file.document_mut(), &before, key.as_ref())
         .map_err(|e| Failure::new(format!("{shown}: cannot seal: {e}")))?;

@@ -110,9 +110,11 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
         decryptor.check_writable()?;
     }
     ui.warn_loose_keys_files(cache.loose_files());
-    if decryptor.as_ref().is_some_and(|d| d.matching().is_some()) {
-        ui.warn_keys_file_problems(cache.problems());
-    }
+    let found = decryptor
+        .as_ref()
+        .and_then(|d| d.matching())
+        .map(|c| c.key.clone());
+    ui.warn_keys_file_problems(found.is_some(), cache.problems());
     let public = if plain {
         None
     } else {
@@ -143,7 +145,14 @@ pub fn run(args: &SetArgs, ctx: &Context, ui: &Ui) -> Result<Exit, Failure> {
             show(&keys_path)
         ));
     }
-    crate::cmd::seal::reseal_if_key_holder(&mut file, ctx, &args.files.keys_files, &supplied, ui)?;
+    crate::cmd::seal::reseal_if_key_holder(
+        &mut file,
+        found.as_ref(),
+        ctx,
+        &args.files.keys_files,
+        &supplied,
+        ui,
+    )?;
     save_if_changed(&file)?;
     let how = if plain { "in plaintext" } else { "encrypted" };
     let what = match outcome {

@@ -98,14 +98,13 @@ fn recipients_problem(path: &Path, text: &str, base: Option<&str>) -> Option<Str
             Some(then) if then > *seq => Some(format!(
                 "{shown}: recipients seal goes back from seq {then} in {rev} to seq {seq}: an older recipients list was restored"
             )),
-            Some(then)
-                if then == *seq
-                    && old.text.as_str() != read_text(&status.paths.recipients).ok()?.as_str() =>
-            {
-                Some(format!(
+            Some(then) if then == *seq => match read_text(&status.paths.recipients) {
+                Ok(now) if now.as_str() == old.text.as_str() => None,
+                Ok(_) => Some(format!(
                     "{shown}: recipients seal has the same seq {seq} as in {rev} but other content"
-                ))
-            }
+                )),
+                Err(e) => Some(e.to_string()),
+            },
             _ => None,
         };
     }

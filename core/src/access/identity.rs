@@ -251,6 +251,12 @@ impl Identities {
         self
     }
 
+    /// The callbacks given with [`Identities::with_callbacks`] (age plugins reach the user
+    /// through them when a key is wrapped to a plugin recipient too).
+    pub fn callbacks(&self) -> Callbacks {
+        self.callbacks.clone()
+    }
+
     /// The sources in lookup order, by label (for messages).
     pub fn labels(&self) -> Vec<&str> {
         self.sources.iter().map(|s| s.label.as_str()).collect()

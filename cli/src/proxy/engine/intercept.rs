@@ -376,6 +376,13 @@ fn scrub_response(
             *value = scrubbed;
         }
     }
+    let bodyless = *method == Method::HEAD
+        || parts.status.is_informational()
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    if bodyless {
+        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
+    }
     // A compressed body cannot be scrubbed: the proxy asked for `identity`, and an upstream
     // that answers otherwise is refused rather than trusted not to echo a value.
     let encoded = parts
@@ -386,13 +393,6 @@ fn scrub_response(
         .any(|token| {
             !token.trim_ascii().is_empty() && !token.trim_ascii().eq_ignore_ascii_case(b"identity")
         });
-    let bodyless = *method == Method::HEAD
-        || parts.status.is_informational()
-        || parts.status == StatusCode::NO_CONTENT
-        || parts.status == StatusCode::NOT_MODIFIED;
-    if bodyless {
-        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
-    }
     if encoded {
         return text(
             StatusCode::BAD_GATEWAY,
